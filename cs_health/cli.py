@@ -1,0 +1,313 @@
+"""The `cs-health` command line: the public contract of DESIGN section 5.
+
+Commands whose capability a later piece of work builds are listed (so scripts can rely on the names) and
+say in one line what they await, exiting with status 3.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cs_health.config import get_settings
+from cs_health.db.engine import Database, database_for
+from cs_health.db.migrate import ensure_ready, upgrade
+from cs_health.exceptions import AwaitsCapability, CSHealthError, InvalidInput
+from cs_health.ingestion.rejects import describe
+from cs_health.ingestion.service import ImportSummary, import_file
+from cs_health.status.service import status as status_report
+
+EXIT_REJECTED = 2
+EXIT_AWAITS = 3
+
+app = typer.Typer(
+    help="cs-health: customer-success health monitoring for SaaS.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+export_app = typer.Typer(help="Export results.", no_args_is_help=True)
+outbox_app = typer.Typer(help="The e-mail outbox.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
+user_app = typer.Typer(help="Dashboard users (CSMs and admins).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(user_app, name="user")
+
+out = Console()
+err = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Kind(StrEnum):
+    accounts = "accounts"
+    users = "users"
+    subscriptions = "subscriptions"
+    events = "events"
+    tickets = "tickets"
+    nps = "nps"
+    touchpoints = "touchpoints"
+    trainings = "trainings"
+
+
+def plain_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Domain errors become one plain line on stderr and a non-zero exit, never a traceback."""
+
+    @wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except AwaitsCapability as error:
+            err.print(error.message, markup=False)
+            raise typer.Exit(EXIT_AWAITS) from error
+        except InvalidInput as error:
+            err.print(f"error: {error.message}", markup=False)
+            raise typer.Exit(EXIT_REJECTED) from error
+        except CSHealthError as error:
+            err.print(f"error: {error.message}", markup=False)
+            raise typer.Exit(1) from error
+
+    return run
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def open_database() -> Database:
+    """The configured database, refusing to run on a schema `cs-health init` has not brought up to date."""
+    database = database_for(get_settings().DATABASE_URL)
+    ensure_ready(database.engine)
+    return database
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal; silent when output is piped."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+def awaits(capability: str) -> None:
+    raise AwaitsCapability(f"cs-health: this command awaits {capability}; it is not available in this version.")
+
+
+@app.command()
+@plain_errors
+def init() -> None:
+    """Create or upgrade the database."""
+    settings = get_settings()
+    database = database_for(settings.DATABASE_URL)
+    before, after = upgrade(database.engine)
+    url = database.engine.url.render_as_string(hide_password=True)
+    state = "created" if before is None else ("already up to date" if before == after else f"upgraded from {before}")
+    out.print(f"database {url}: {state} (schema {after})", markup=False, highlight=False)
+
+
+def print_import_summary(summary: ImportSummary, shown: int) -> None:
+    source = Path(summary.source).name
+    verb = "would accept" if summary.dry_run else ("accepted" if summary.stored else "would have accepted")
+    line = f"{source}: {summary.accepted:,} {verb}"
+    if summary.kind == "events":
+        line += f", {summary.duplicates:,} duplicates"
+    elif summary.stored:
+        line += f" ({summary.new:,} new, {summary.accepted - summary.new:,} updated)"
+    line += f", {summary.rejected:,} rejected"
+    out.print(line, markup=False, highlight=False)
+    for reject in summary.rejects[:shown]:
+        err.print(describe(reject, summary.source, summary.location_label), markup=False, highlight=False)
+    if len(summary.rejects) > shown:
+        err.print(f"... and {len(summary.rejects) - shown:,} more problems", markup=False)
+    if summary.rejects_file:
+        err.print(f"all rejected records: {summary.rejects_file}", markup=False, highlight=False)
+    if summary.ignored_columns:
+        err.print(f"warning: ignored unknown column(s): {', '.join(summary.ignored_columns)}", markup=False)
+    if summary.refused_by_strict:
+        err.print("--strict: nothing was imported because some records were rejected", markup=False)
+    elif summary.dry_run:
+        err.print("--dry-run: nothing was written", markup=False)
+
+
+@app.command("import")
+@plain_errors
+def import_command(
+    kind: Annotated[Kind, typer.Argument(help="What the file holds.")],
+    file: Annotated[Path, typer.Argument(help="CSV, JSON Lines or Parquet, optionally .gz.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and report; write nothing.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Accept nothing unless every record is valid.")] = False,
+) -> None:
+    """Import a file: good records go in, bad ones are reported (exit 2) and written to a rejects file."""
+    settings = get_settings()
+    database = open_database()
+    with progress_bar(f"importing {kind.value}") as update:
+        summary = import_file(
+            database,
+            kind.value,
+            file,
+            now=now(),
+            dry_run=dry_run,
+            strict=strict,
+            chunk_rows=settings.IMPORT_CHUNK_ROWS,
+            on_progress=update,
+        )
+    print_import_summary(summary, settings.MAX_REJECTS_SHOWN)
+    if summary.rejected:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+@app.command()
+@plain_errors
+def status() -> None:
+    """JSON: counts, last run, data freshness."""
+    database = open_database()
+    with database.transaction() as session:
+        report = status_report(session, now())
+    sys.stdout.write(json.dumps(report, indent=2) + "\n")
+
+
+@app.command()
+@plain_errors
+def demo(
+    accounts: Annotated[int, typer.Option(min=1, help="How many accounts to generate.")] = 300,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same portfolio.")] = 7,
+    months: Annotated[int, typer.Option(min=3, max=60, help="Months of history.")] = 24,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after the pipeline.")] = False,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+) -> None:
+    """Generate a realistic synthetic portfolio, run the whole pipeline and serve the dashboard."""
+    from cs_health.demo.service import run_demo
+
+    run_demo(accounts=accounts, seed=seed, months=months, today=now().date(), console=out, progress=progress_bar)
+    if not no_serve:
+        serve_app(host, port)
+
+
+def serve_app(host: str, port: int) -> None:
+    import uvicorn
+
+    from cs_health.app import create_app
+
+    out.print(f"serving on http://{host}:{port}  (Ctrl+C to stop)", markup=False, highlight=False)
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+
+
+@app.command()
+@plain_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+) -> None:
+    """REST API + dashboard."""
+    open_database()
+    serve_app(host, port)
+
+
+AsOf = Annotated[str | None, typer.Option("--as-of", help="The date to compute for (YYYY-MM-DD); default today.")]
+
+
+@app.command()
+@plain_errors
+def run(as_of: AsOf = None) -> None:
+    """Nightly pipeline for one date (default today)."""
+    awaits("the health score (issue: health score, lifecycle stage and quadrant)")
+
+
+@app.command()
+@plain_errors
+def train(as_of: AsOf = None) -> None:
+    """(Re)train the churn model on history before DATE; prints the backtest."""
+    awaits("the churn model (issue: churn forecast)")
+
+
+@export_app.command("scores")
+@plain_errors
+def export_scores(
+    out_file: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    as_of: AsOf = None,
+) -> None:
+    """CSV of scores, churn probabilities and stages per account."""
+    awaits("the health score (issue: health score, lifecycle stage and quadrant)")
+
+
+@app.command()
+@plain_errors
+def report(
+    account_id: Annotated[str, typer.Argument(help="The account to report on.")],
+    period: Annotated[str, typer.Option(help="2026-10 (month) or 2026-Q3 (quarter).")],
+    out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
+    kind: Annotated[str, typer.Option(help="monthly or qbr.")] = "monthly",
+    format: Annotated[str, typer.Option(help="html or pdf.")] = "html",
+    audience: Annotated[str, typer.Option(help="client (no risk figures) or internal.")] = "client",
+) -> None:
+    """Generate a monthly client report or QBR."""
+    awaits("client reports (issue: QBR and monthly client reports)")
+
+
+@app.command()
+@plain_errors
+def scheduler() -> None:
+    """The one scheduler process (nightly run, outbox, monthly reports)."""
+    awaits("the scheduler (issue: alerts, outbox and the scheduler process)")
+
+
+@outbox_app.command("send")
+@plain_errors
+def outbox_send() -> None:
+    """Deliver pending e-mail now."""
+    awaits("e-mail delivery (issue: alerts, outbox and the scheduler process)")
+
+
+@apikey_app.command("create")
+@plain_errors
+def apikey_create(
+    scopes: Annotated[str, typer.Option(help="Comma-separated: ingest,read,admin.")] = "read",
+) -> None:
+    """Create an API key; prints it alone on the last line."""
+    awaits("API keys (issue: telemetry ingestion over HTTP)")
+
+
+@user_app.command("create")
+@plain_errors
+def user_create(
+    email: Annotated[str, typer.Argument(help="The login e-mail.")],
+    role: Annotated[str, typer.Option(help="csm or admin.")] = "csm",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+) -> None:
+    """Create a dashboard user."""
+    awaits("the dashboard (issue: CSM dashboard)")
+
+
+def main() -> Any:
+    """Console-script entry point."""
+    return app()
+
+
+if __name__ == "__main__":
+    main()

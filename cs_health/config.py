@@ -1,0 +1,66 @@
+"""Settings, read once by the shell from `CS_HEALTH_*` variables and an optional `cs_health.toml`.
+
+Zero configuration works: the defaults give an SQLite file and a data folder in the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_VARIABLE = "CS_HEALTH_CONFIG"
+DEFAULT_CONFIG_FILE = "cs_health.toml"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; environment variables win over the TOML file, which wins over defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="CS_HEALTH_", extra="ignore", case_sensitive=False)
+
+    DATABASE_URL: str = "sqlite:///./cs_health.db"
+    DATA_DIR: Path = Path("./cs_health_data")
+    REPORTS_DIR: Path | None = None
+    CHURN_GRACE_DAYS: int = Field(default=30, ge=0)
+    IMPORT_CHUNK_ROWS: int = Field(default=250_000, ge=1_000)
+    MAX_REJECTS_SHOWN: int = Field(default=20, ge=0)
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = 25
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_STARTTLS: bool = False
+    SMTP_SSL: bool = False
+    MAIL_FROM: str = "cs-health <cs-health@localhost>"
+    BASE_URL: str = "http://127.0.0.1:8000"
+    DASK_ADDRESS: str | None = None
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where generated reports are archived (under the data folder unless set)."""
+        return self.REPORTS_DIR or self.DATA_DIR / "reports"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get(CONFIG_FILE_VARIABLE, DEFAULT_CONFIG_FILE))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing the environment."""
+    return Settings()

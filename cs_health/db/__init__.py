@@ -1,0 +1,1 @@
+"""Storage: engine and sessions, the ORM tables, and migrations."""

@@ -1,0 +1,44 @@
+"""Every ORM table, imported here so the metadata (and Alembic) sees them all."""
+
+from cs_health.db.base import Base
+from cs_health.db.tables.accounts import Account, Contact, Subscription
+from cs_health.db.tables.alerts import Alert, OutboxMessage
+from cs_health.db.tables.engagement import NpsResponse, Ticket, Touchpoint
+from cs_health.db.tables.operations import ApiKey, DashboardUser, ImportRun, PipelineRun, Report
+from cs_health.db.tables.results import (
+    ChurnModelRecord,
+    ChurnPrediction,
+    HealthOverride,
+    HealthScore,
+    UsageForecast,
+)
+from cs_health.db.tables.trainings import Training, TrainingSuggestion
+from cs_health.db.tables.usage import ANONYMOUS_USER, DailyUsage, UsageEvent, UserDailyUsage
+
+__all__ = [
+    "ANONYMOUS_USER",
+    "Account",
+    "Alert",
+    "ApiKey",
+    "Base",
+    "ChurnModelRecord",
+    "ChurnPrediction",
+    "Contact",
+    "DailyUsage",
+    "DashboardUser",
+    "HealthOverride",
+    "HealthScore",
+    "ImportRun",
+    "NpsResponse",
+    "OutboxMessage",
+    "PipelineRun",
+    "Report",
+    "Subscription",
+    "Ticket",
+    "Touchpoint",
+    "Training",
+    "TrainingSuggestion",
+    "UsageEvent",
+    "UsageForecast",
+    "UserDailyUsage",
+]

@@ -1,0 +1,57 @@
+"""Raw telemetry and its exact daily rollups, which every analytic reads instead of the raw events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import BigInteger, Date, DateTime, Float, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cs_health.db.base import Base
+from cs_health.db.tables.accounts import ID
+
+ANONYMOUS_USER = ""
+
+
+class UsageEvent(Base):
+    """One product event. `event_key` is a 64-bit hash of the message id (or of the event's fields when it has
+    none): the primary key doubles as the deduplication index, so ingestion pays for one B-tree, not two."""
+
+    __tablename__ = "usage_event"
+
+    event_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.account_id"))
+    user_id: Mapped[str | None] = mapped_column(ID)
+    event: Mapped[str] = mapped_column(String(200))
+    timestamp: Mapped[dt.datetime] = mapped_column(DateTime)
+    quantity: Mapped[float] = mapped_column(Float, default=1.0)
+    properties: Mapped[dict[str, Any] | None] = mapped_column()
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class UserDailyUsage(Base):
+    """Per user, day and feature; the exact source of distinct-user counts (anonymous events use user_id '')."""
+
+    __tablename__ = "user_daily_usage"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.account_id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    event: Mapped[str] = mapped_column(String(200), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[float] = mapped_column(Float)
+
+
+class DailyUsage(Base):
+    """Per account, day and feature: event count, summed quantity and distinct (identified) users."""
+
+    __tablename__ = "daily_usage"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.account_id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    event: Mapped[str] = mapped_column(String(200), primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[float] = mapped_column(Float)
+    users: Mapped[int] = mapped_column(Integer)

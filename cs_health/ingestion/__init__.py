@@ -1,0 +1,1 @@
+"""Getting data in: the data contract, file readers, vectorised validation and the bulk write paths."""
