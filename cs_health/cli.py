@@ -45,8 +45,8 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(user_app, name="user")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -264,11 +264,11 @@ def _duplicate_keys(
     result: pd.DataFrame, locations: np.ndarray, spec: KindSpec, failed: np.ndarray, frame: pd.DataFrame
 ) -> tuple[list[Reject], np.ndarray]:
     """A second record with the same id in one file is refused: which of the two is right is the user's call."""
-    keyed = result[list(spec.key)].astype(str).where(~failed[:, None], None)
+    keyed = result[list(spec.key)].astype(str)
     usable = ~failed & result[list(spec.key)].notna().all(axis=1).to_numpy()
-    if spec.key == ("subscription_id",):
-        usable &= result["subscription_id"].notna().to_numpy()
-    duplicated = keyed.duplicated(keep="first").to_numpy() & usable
+    candidates = np.flatnonzero(usable)
+    duplicated = np.zeros(len(result), dtype=bool)
+    duplicated[candidates] = keyed.iloc[candidates].duplicated(keep="first").to_numpy()
     if not duplicated.any():
         return [], duplicated
     first_location = {

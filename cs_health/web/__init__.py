@@ -1,0 +1,1 @@
+"""Server-rendered pages: one Jinja2 environment with autoescape."""

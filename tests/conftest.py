@@ -1,0 +1,118 @@
+"""Shared fixtures: a real, migrated database per test (SQLite file by default, PostgreSQL when
+CS_HEALTH_TEST_DATABASE_URL names one) and the CLI run in-process against it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner, Result
+
+from cs_health.cli import app
+from cs_health.config import get_settings
+from cs_health.db.engine import Database, database_for, make_database, normalise_url
+from cs_health.db.migrate import upgrade
+from cs_health.db.tables import Base
+
+TEST_URL_VARIABLE = "CS_HEALTH_TEST_DATABASE_URL"
+UNDER_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_service(available: bool, what: str) -> None:
+    """Skips a test whose service is missing on a laptop; under CI a missing service is a failure."""
+    if available:
+        return
+    if UNDER_CI:
+        pytest.fail(f"{what} is required under CI but is not available")
+    pytest.skip(f"{what} not available")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    configured = os.environ.get(TEST_URL_VARIABLE)
+    if not configured:
+        yield None
+        return
+    url = make_url(normalise_url(configured))
+    name = f"cs_health_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    test_url = url.set(database=name).render_as_string(hide_password=False)
+    upgrade(make_database(test_url).engine)
+    yield test_url
+    database_for.cache_clear()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file, copied for each test (faster than migrating every time)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    database = make_database(f"sqlite:///{path}")
+    upgrade(database.engine)
+    database.engine.dispose()
+    return path
+
+
+def _truncate(database: Database) -> None:
+    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with database.engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def database_url(
+    tmp_path: Path, sqlite_template: Path, postgres_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    if postgres_url:
+        url = postgres_url
+    else:
+        path = tmp_path / "cs_health.db"
+        shutil.copy(sqlite_template, path)
+        url = f"sqlite:///{path}"
+    monkeypatch.setenv("CS_HEALTH_DATABASE_URL", url)
+    monkeypatch.setenv("CS_HEALTH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+    if postgres_url:
+        _truncate(database_for(url))
+    else:
+        database_for(url).engine.dispose()
+        database_for.cache_clear()
+
+
+@pytest.fixture
+def database(database_url: str) -> Database:
+    return database_for(database_url)
+
+
+@pytest.fixture
+def dialect(database: Database) -> str:
+    return database.dialect
+
+
+@pytest.fixture
+def cli(database_url: str) -> CliInvoker:
+    return CliInvoker()
+
+
+class CliInvoker:
+    """Runs `cs-health ...` in-process, with stdout and stderr kept apart."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        return self.runner.invoke(app, list(args), input=input, catch_exceptions=False)

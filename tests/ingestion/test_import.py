@@ -1,0 +1,262 @@
+"""`cs-health import` end to end on a real database: every kind, idempotency, rejects, --strict, --dry-run."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from cs_health.db.engine import Database
+from cs_health.db.tables import (
+    Account,
+    Contact,
+    DailyUsage,
+    ImportRun,
+    NpsResponse,
+    Subscription,
+    Ticket,
+    Touchpoint,
+    Training,
+    UsageEvent,
+    UserDailyUsage,
+)
+from cs_health.ingestion.contract import IMPORT_ORDER
+from tests.conftest import CliInvoker
+from tests.factories import EVENTS, SAMPLES, write_csv_text, write_records
+
+BOOKKEEPING = {"received_at", "updated_at", "last_received_at"}
+TABLES = {
+    "accounts": Account,
+    "users": Contact,
+    "subscriptions": Subscription,
+    "events": UsageEvent,
+    "tickets": Ticket,
+    "nps": NpsResponse,
+    "touchpoints": Touchpoint,
+    "trainings": Training,
+}
+
+
+def count(database: Database, table: type) -> int:
+    with database.sessions() as session:
+        return session.scalar(select(func.count()).select_from(table)) or 0
+
+
+def snapshot(database: Database) -> dict[str, list[tuple[object, ...]]]:
+    """Every stored row of the imported kinds and rollups, to compare before and after a re-import."""
+    tables = [*TABLES.values(), UserDailyUsage, DailyUsage]
+    with database.engine.connect() as connection:
+        return {
+            table.__tablename__: sorted(
+                tuple(str(value) for value in row)
+                for row in connection.execute(select(*[c for c in table.__table__.c if c.name not in BOOKKEEPING]))
+            )
+            for table in tables
+        }
+
+
+def import_all(cli: CliInvoker, folder: Path, suffix: str = ".csv") -> None:
+    for kind in IMPORT_ORDER:
+        path = write_records(folder / f"{kind}{suffix}", SAMPLES[kind])
+        result = cli("import", kind, str(path))
+        assert result.exit_code == 0, (kind, result.stdout, result.stderr)
+
+
+def test_every_kind_imports_and_status_counts_it(cli: CliInvoker, database: Database, tmp_path: Path):
+    import_all(cli, tmp_path)
+    for kind, table in TABLES.items():
+        assert count(database, table) == len(SAMPLES[kind]), kind
+    status = json.loads(cli("status").stdout)
+    assert status["counts"]["accounts"] == 2
+    assert status["counts"]["events"] == len(EVENTS)
+    assert status["last_import"]["kind"] == "touchpoints"
+    assert status["freshness"]["latest_event_at"].startswith("2026-01-06T08:00")
+
+
+def test_reimporting_the_same_files_changes_nothing(cli: CliInvoker, database: Database, tmp_path: Path):
+    import_all(cli, tmp_path)
+    before = snapshot(database)
+    import_all(cli, tmp_path)
+    assert snapshot(database) == before
+    result = cli("import", "events", str(tmp_path / "events.csv"))
+    assert f"0 accepted, {len(EVENTS)} duplicates" in result.stdout
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".jsonl", ".jsonl.gz", ".parquet"])
+def test_every_format_stores_the_same_data(cli: CliInvoker, database: Database, tmp_path: Path, suffix: str):
+    import_all(cli, tmp_path / "", ".csv")
+    reference = snapshot(database)
+    with database.engine.begin() as connection:
+        for table in ("daily_usage", "user_daily_usage", "usage_event"):
+            connection.execute(text(f"DELETE FROM {table}"))
+    other = tmp_path / "other"
+    other.mkdir()
+    import_all(cli, other, suffix)
+    assert snapshot(database) == reference
+
+
+def test_utf8_names_with_emoji_round_trip(cli: CliInvoker, database: Database, tmp_path: Path):
+    import_all(cli, tmp_path)
+    with database.sessions() as session:
+        assert session.get(Account, "acc-1").name == "Acme Rockets 🚀"
+        assert session.get(Account, "acc-1").tags == ["strategic", "eu"]
+        assert session.get(Account, "acc-2").name == "Zürich Ünïcode AG"
+        assert session.scalar(select(NpsResponse.comment).where(NpsResponse.score == 9)) == "Love it 💚"
+
+
+def test_daily_rollups_count_events_quantity_and_distinct_users(cli: CliInvoker, database: Database, tmp_path: Path):
+    import_all(cli, tmp_path)
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT account_id, day, event, events, quantity, users FROM daily_usage ORDER BY 1, 2, 3")
+        ).all()
+    assert [(r[0], str(r[1]), r[2], r[3], r[4], r[5]) for r in rows] == [
+        ("acc-1", "2026-01-05", "login", 3, 3.0, 2),
+        ("acc-1", "2026-01-05", "report_exported", 1, 3.0, 1),
+        ("acc-2", "2026-01-06", "login", 1, 2.0, 1),
+    ]
+
+
+def test_late_events_correct_their_days_rollup(cli: CliInvoker, database: Database, tmp_path: Path):
+    import_all(cli, tmp_path)
+    late = [
+        {"account_id": "acc-1", "event": "login", "timestamp": "2026-01-05T23:00:00Z", "user_id": "u-9"},
+        {"account_id": "acc-1", "event": "login", "timestamp": "2026-01-05T23:30:00Z", "user_id": "u-1"},
+    ]
+    assert cli("import", "events", str(write_records(tmp_path / "late.csv", late))).exit_code == 0
+    with database.sessions() as session:
+        row = session.get(DailyUsage, ("acc-1", dt.date(2026, 1, 5), "login"))
+    assert (row.events, row.users) == (5, 3)
+
+
+def test_events_without_message_id_deduplicate_by_their_fields(cli: CliInvoker, database: Database, tmp_path: Path):
+    records = [{key: value for key, value in event.items() if key != "message_id"} for event in EVENTS]
+    path = write_records(tmp_path / "anon.jsonl", records + records[:2])
+    result = cli("import", "events", str(path))
+    assert f"{len(EVENTS)} accepted, 2 duplicates" in result.stdout
+    assert "0 accepted" in cli("import", "events", str(path)).stdout
+    assert count(database, UsageEvent) == len(EVENTS)
+
+
+def test_message_ids_deduplicate_across_files_and_formats(cli: CliInvoker, database: Database, tmp_path: Path):
+    cli("import", "events", str(write_records(tmp_path / "a.csv", EVENTS[:3])))
+    result = cli("import", "events", str(write_records(tmp_path / "b.parquet", EVENTS)))
+    assert "2 accepted, 3 duplicates" in result.stdout
+    assert count(database, UsageEvent) == len(EVENTS)
+
+
+def test_events_for_an_unknown_account_create_it(cli: CliInvoker, database: Database, tmp_path: Path):
+    cli("import", "events", str(write_records(tmp_path / "e.csv", EVENTS)))
+    with database.sessions() as session:
+        created = session.get(Account, "acc-2")
+    assert created is not None
+    assert created.source == "event"
+    assert created.tags == []
+
+
+def test_rejected_records_exit_2_name_line_and_field_and_go_to_a_rejects_file(
+    cli: CliInvoker, database: Database, tmp_path: Path
+):
+    path = write_csv_text(
+        tmp_path / "events.csv",
+        "account_id,event,timestamp,quantity\n"
+        "acc-1,login,2026-01-05T09:00:00Z,1\n"
+        "acc-1,login,yesterday,1\n"
+        ",login,2026-01-05T09:00:00Z,1\n"
+        "acc-1,login,2026-01-05T10:00:00Z,lots\n",
+    )
+    result = cli("import", "events", str(path))
+    assert result.exit_code == 2
+    assert "1 accepted" in result.stdout
+    assert "3 rejected" in result.stdout
+    assert f"{path}:3: timestamp: not an ISO 8601 timestamp: 'yesterday'" in result.stderr
+    assert f"{path}:4: account_id: is required but empty" in result.stderr
+    assert f"{path}:5: quantity: not a number: 'lots'" in result.stderr
+    with (tmp_path / "events.csv.rejects.csv").open(newline="", encoding="utf-8") as handle:
+        rejects = list(csv.DictReader(handle))
+    assert [(row["line"], row["field"]) for row in rejects] == [
+        ("3", "timestamp"),
+        ("4", "account_id"),
+        ("5", "quantity"),
+    ]
+    assert json.loads(rejects[0]["record"])["timestamp"] == "yesterday"
+    assert count(database, UsageEvent) == 1
+
+
+def test_only_the_first_twenty_rejects_are_printed(cli: CliInvoker, tmp_path: Path):
+    lines = "".join(f"acc-1,login,bad-{n}\n" for n in range(25))
+    result = cli("import", "events", str(write_csv_text(tmp_path / "e.csv", "account_id,event,timestamp\n" + lines)))
+    assert result.stderr.count("not an ISO 8601 timestamp") == 20
+    assert "and 5 more problems" in result.stderr
+
+
+def test_strict_accepts_nothing_when_anything_is_invalid(cli: CliInvoker, database: Database, tmp_path: Path):
+    path = write_csv_text(tmp_path / "a.csv", "account_id,csm_email\nacc-1,ok@x.example\nacc-2,not-an-email\n")
+    result = cli("import", "accounts", str(path), "--strict")
+    assert result.exit_code == 2
+    assert count(database, Account) == 0
+    assert "nothing was imported" in result.stderr
+
+
+def test_dry_run_reports_but_writes_nothing(cli: CliInvoker, database: Database, tmp_path: Path):
+    result = cli("import", "accounts", str(write_records(tmp_path / "a.csv", SAMPLES["accounts"])), "--dry-run")
+    assert result.exit_code == 0
+    assert "2 would accept" in result.stdout
+    assert count(database, Account) == 0
+    assert count(database, ImportRun) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "the file is empty"),
+        ("account_id,event\nacc-1,login\n", "required column(s) timestamp missing"),
+    ],
+)
+def test_file_level_problems_exit_2_with_a_plain_message(cli: CliInvoker, tmp_path: Path, content: str, message: str):
+    result = cli("import", "events", str(write_csv_text(tmp_path / "events.csv", content)))
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_zero_byte_gzip_and_header_only_csv(cli: CliInvoker, database: Database, tmp_path: Path):
+    (tmp_path / "e.csv.gz").write_bytes(b"")
+    assert cli("import", "events", str(tmp_path / "e.csv.gz")).exit_code == 2
+    header_only = cli("import", "events", str(write_csv_text(tmp_path / "h.csv", "account_id,event,timestamp\n")))
+    assert header_only.exit_code == 0
+    assert "0 accepted" in header_only.stdout
+    assert count(database, UsageEvent) == 0
+
+
+def test_users_of_unknown_accounts_are_rejected(cli: CliInvoker, database: Database, tmp_path: Path):
+    cli("import", "accounts", str(write_records(tmp_path / "a.csv", SAMPLES["accounts"])))
+    users = [*SAMPLES["users"], {"user_id": "u-x", "account_id": "acc-404"}]
+    result = cli("import", "users", str(write_records(tmp_path / "u.csv", users)))
+    assert result.exit_code == 2
+    assert "unknown account 'acc-404'" in result.stderr
+    assert count(database, Contact) == len(SAMPLES["users"])
+
+
+def test_reimport_with_changes_updates_only_the_columns_given(cli: CliInvoker, database: Database, tmp_path: Path):
+    cli("import", "accounts", str(write_records(tmp_path / "a.csv", SAMPLES["accounts"])))
+    renamed = [{"account_id": "acc-1", "name": "Acme Renamed"}]
+    result = cli("import", "accounts", str(write_records(tmp_path / "b.csv", renamed)))
+    assert "(0 new, 1 updated)" in result.stdout
+    with database.sessions() as session:
+        account = session.get(Account, "acc-1")
+    assert (account.name, account.segment, account.tags) == ("Acme Renamed", "smb", ["strategic", "eu"])
+
+
+def test_commands_before_init_say_so(cli: CliInvoker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from cs_health.config import get_settings
+
+    monkeypatch.setenv("CS_HEALTH_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    get_settings.cache_clear()
+    result = cli("status")
+    assert result.exit_code == 1
+    assert "run `cs-health init` first" in result.stderr

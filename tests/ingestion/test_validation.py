@@ -1,0 +1,109 @@
+"""Validation against the data contract: each broken rule is reported with its field and reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cs_health.exceptions import InvalidInput
+from cs_health.ingestion.contract import KINDS
+from cs_health.ingestion.readers import RawTable
+from cs_health.ingestion.validation import validate
+
+NOW = dt.datetime(2026, 11, 23, 12, 0)
+
+
+def raw(records: list[dict[str, object]]) -> RawTable:
+    frame = pd.DataFrame(records, dtype=object)
+    return RawTable(frame, np.arange(2, len(records) + 2, dtype=np.int64), "line")
+
+
+def problems(kind: str, records: list[dict[str, object]], **kwargs: object) -> list[tuple[int, str, str]]:
+    result = validate(raw(records), KINDS[kind], now=NOW, **kwargs)
+    return [(reject.location, reject.field, reject.reason) for reject in result.rejects]
+
+
+def event(**changes: object) -> dict[str, object]:
+    return {"account_id": "a", "event": "login", "timestamp": "2026-01-01T00:00:00Z", **changes}
+
+
+def test_malformed_timestamp_is_rejected_with_the_value():
+    assert problems("events", [event(), event(timestamp="2026-02-30T10:00:00Z")]) == [
+        (3, "timestamp", "not an ISO 8601 timestamp: '2026-02-30T10:00:00Z'")
+    ]
+
+
+def test_missing_required_field_is_rejected():
+    assert problems("events", [event(event="  ")]) == [(2, "event", "is required but empty")]
+
+
+def test_wrong_types_are_rejected():
+    found = problems("tickets", [{"ticket_id": "t", "account_id": "a", "opened_at": "2026-01-01", "csat": "great"}])
+    assert found == [(2, "csat", "not a whole number: 'great'")]
+    assert problems("nps", [{"account_id": "a", "responded_at": "2026-01-01", "score": "11"}]) == [
+        (2, "score", "must be at most 10 (got '11')")
+    ]
+    assert problems("events", [event(quantity="-1")])[0][1:] == ("quantity", "must be at least 0 (got '-1')")
+
+
+def test_choice_and_email_fields_are_checked():
+    found = problems("users", [{"user_id": "u", "account_id": "a", "role": "boss", "email": "nope"}])
+    assert sorted(field for _, field, _ in found) == ["email", "role"]
+
+
+def test_duplicate_ids_in_one_file_reject_the_later_record():
+    records = [{"account_id": "a", "name": "One"}, {"account_id": "b"}, {"account_id": "a", "name": "Two"}]
+    assert problems("accounts", records) == [(4, "account_id", "duplicate account_id 'a' (first at 2)")]
+
+
+def test_unknown_accounts_are_rejected_for_dependent_kinds():
+    found = problems("users", [{"user_id": "u", "account_id": "ghost"}], known_accounts={"a"})
+    assert found == [(2, "account_id", "unknown account 'ghost'; import accounts first")]
+
+
+def test_events_far_in_the_future_are_rejected_but_late_ones_are_not():
+    found = problems("events", [event(timestamp="2026-11-25T13:00:00Z"), event(timestamp="2019-01-01")])
+    assert found == [(2, "timestamp", "is more than a day in the future: '2026-11-25T13:00:00Z'")]
+
+
+def test_missing_required_column_is_a_file_level_error():
+    with pytest.raises(InvalidInput, match=r"required column.*timestamp"):
+        validate(raw([{"account_id": "a", "event": "x"}]), KINDS["events"], now=NOW)
+
+
+def test_subscription_money_and_order_rules():
+    records = [
+        {"account_id": "a", "start_date": "2026-01-01", "end_date": "2027-01-01", "mrr": "100"},
+        {"account_id": "a", "start_date": "2026-01-01", "end_date": "2025-01-01", "mrr": "100"},
+        {"account_id": "a", "start_date": "2026-02-01", "end_date": "2027-02-01", "mrr": "", "arr": ""},
+    ]
+    result = validate(raw(records), KINDS["subscriptions"], now=NOW)
+    assert [(reject.location, reject.field) for reject in result.rejects] == [(3, "end_date"), (4, "mrr")]
+    good = result.frame.iloc[0]
+    assert (good["arr"], good["status"], good["subscription_id"]) == (1200.0, "active", "a:2026-01-01")
+
+
+def test_event_extras_become_properties_and_other_kinds_ignore_them():
+    events = validate(raw([event(browser="firefox", properties='{"plan": "pro"}')]), KINDS["events"], now=NOW)
+    assert events.frame.loc[0, "properties"] == '{"browser":"firefox","plan":"pro"}'
+    accounts = validate(raw([{"account_id": "a", "colour": "red"}]), KINDS["accounts"], now=NOW)
+    assert accounts.ignored_columns == ["colour"]
+
+
+def test_timestamps_with_offsets_are_stored_in_utc():
+    result = validate(raw([event(timestamp="2026-01-05T11:00:00+01:00")]), KINDS["events"], now=NOW)
+    assert result.frame.loc[0, "timestamp"] == pd.Timestamp("2026-01-05 10:00:00")
+
+
+@given(st.lists(st.one_of(st.just("2026-01-01T00:00:00Z"), st.text(max_size=12)), min_size=1, max_size=30))
+def test_every_record_is_either_accepted_or_rejected(timestamps: list[str]):
+    records = [event(timestamp=value) for value in timestamps]
+    result = validate(raw(records), KINDS["events"], now=NOW)
+    rejected_lines = {reject.location for reject in result.rejects}
+    assert len(result.frame) + len(rejected_lines) == len(records)
+    assert rejected_lines.isdisjoint(result.locations.tolist())
