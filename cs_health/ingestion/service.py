@@ -136,32 +136,25 @@ def import_file(
     return summary
 
 
-def prepare_event_rows(events: pd.DataFrame) -> tuple[list[tuple[Any, ...]], int]:
-    """Keys, in-batch deduplication and text formatting, vectorised; returns the rows and the duplicates."""
+def event_columns(events: pd.DataFrame) -> dict[str, list[Any]]:
+    """Keys and text timestamps for typed events, vectorised, sorted by key so the unique index fills in order."""
     keys = event_keys(events)
-    unique = ~pd.Series(keys).duplicated().to_numpy()
-    events, keys = events.loc[unique], keys[unique]
-    timestamps = events["timestamp"].astype("datetime64[us]")
-    columns = (
-        keys.tolist(),
-        events["message_id"].tolist(),
-        events["account_id"].tolist(),
-        events["user_id"].tolist(),
-        events["event"].tolist(),
-        timestamps.dt.strftime(DATETIME_FORMAT).tolist(),
-        np.datetime_as_string(timestamps.to_numpy().astype("datetime64[D]"), unit="D").tolist(),
-        events["quantity"].astype(float).tolist(),
-        events["properties"].tolist(),
-    )
-    return list(zip(*columns, strict=True)), int((~unique).sum())
+    order = np.argsort(keys, kind="stable")
+    timestamps = events["timestamp"].astype("datetime64[us]").dt.strftime(DATETIME_FORMAT).to_numpy(dtype=object)
+    columns = {"event_key": keys, "timestamp": timestamps}
+    for name in ("message_id", "account_id", "user_id", "event", "properties"):
+        columns[name] = events[name].to_numpy(dtype=object, na_value=None)
+    columns["quantity"] = events["quantity"].to_numpy(dtype=float)
+    return {name: values[order].tolist() for name, values in columns.items()}
 
 
 def store_event_frame(session: Session, events: pd.DataFrame, received_at: dt.datetime) -> tuple[int, int]:
     """Stores typed events; returns (new, duplicates). Shared by file imports and the HTTP APIs."""
-    rows, in_batch_duplicates = prepare_event_rows(events)
-    repository.stage_events(session, rows)
-    new = repository.merge_staged_events(session, received_at)
-    return new, in_batch_duplicates + len(rows) - new
+    if events.empty:
+        return 0, 0
+    account_ids = events["account_id"].unique().tolist()
+    new = repository.store_events(session, event_columns(events), account_ids, received_at)
+    return new, len(events) - new
 
 
 def _store_events(

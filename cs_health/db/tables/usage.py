@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, Date, DateTime, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -14,13 +14,18 @@ from cs_health.db.tables.accounts import ID
 ANONYMOUS_USER = ""
 
 
+EVENT_ID = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY is SQLite's rowid: appends
+
+
 class UsageEvent(Base):
     """One product event. `event_key` is a 64-bit hash of the message id (or of the event's fields when it has
-    none): the primary key doubles as the deduplication index, so ingestion pays for one B-tree, not two."""
+    none) and is unique, which is the deduplication. `id` grows with arrival, so one import's new rows are a
+    range of ids that the rollups read back without a second index."""
 
     __tablename__ = "usage_event"
 
-    event_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    event_key: Mapped[int] = mapped_column(BigInteger, unique=True)
     message_id: Mapped[str | None] = mapped_column(String(255))
     account_id: Mapped[str] = mapped_column(ForeignKey("account.account_id"))
     user_id: Mapped[str | None] = mapped_column(ID)
@@ -35,6 +40,8 @@ class UserDailyUsage(Base):
     """Per user, day and feature; the exact source of distinct-user counts (anonymous events use user_id '')."""
 
     __tablename__ = "user_daily_usage"
+    # Clustered on the key (SQLite WITHOUT ROWID): one B-tree per row, not two.
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_with_rowid": False}
 
     account_id: Mapped[str] = mapped_column(ForeignKey("account.account_id"), primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
@@ -48,6 +55,7 @@ class DailyUsage(Base):
     """Per account, day and feature: event count, summed quantity and distinct (identified) users."""
 
     __tablename__ = "daily_usage"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_with_rowid": False}
 
     account_id: Mapped[str] = mapped_column(ForeignKey("account.account_id"), primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)

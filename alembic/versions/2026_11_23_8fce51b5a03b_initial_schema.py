@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: f81ad18d8a63
+Revision ID: 8fce51b5a03b
 Revises: 
-Create Date: 2026-11-23 13:31:09.404606
+Create Date: 2026-11-23 13:44:31.408413
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 from sqlalchemy.dialects import postgresql
 
-revision: str = 'f81ad18d8a63'
+revision: str = '8fce51b5a03b'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -172,7 +172,8 @@ def upgrade() -> None:
     sa.Column('quantity', sa.Float(), nullable=False),
     sa.Column('users', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['account.account_id'], name=op.f('fk_daily_usage_account_id_account')),
-    sa.PrimaryKeyConstraint('account_id', 'day', 'event', name=op.f('pk_daily_usage'))
+    sa.PrimaryKeyConstraint('account_id', 'day', 'event', name=op.f('pk_daily_usage')),
+    sqlite_with_rowid=False
     )
     op.create_table('health_override',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -297,7 +298,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_training_suggestion_account_id'), ['account_id'], unique=False)
 
     op.create_table('usage_event',
-    sa.Column('event_key', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('event_key', sa.BigInteger(), nullable=False),
     sa.Column('message_id', sa.String(length=255), nullable=True),
     sa.Column('account_id', sa.String(length=128), nullable=False),
     sa.Column('user_id', sa.String(length=128), nullable=True),
@@ -307,7 +309,8 @@ def upgrade() -> None:
     sa.Column('properties', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('received_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['account.account_id'], name=op.f('fk_usage_event_account_id_account')),
-    sa.PrimaryKeyConstraint('event_key', name=op.f('pk_usage_event'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_usage_event')),
+    sa.UniqueConstraint('event_key', name=op.f('uq_usage_event_event_key'))
     )
     op.create_table('usage_forecast',
     sa.Column('account_id', sa.String(length=128), nullable=False),
@@ -332,7 +335,8 @@ def upgrade() -> None:
     sa.Column('events', sa.Integer(), nullable=False),
     sa.Column('quantity', sa.Float(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['account.account_id'], name=op.f('fk_user_daily_usage_account_id_account')),
-    sa.PrimaryKeyConstraint('account_id', 'day', 'event', 'user_id', name=op.f('pk_user_daily_usage'))
+    sa.PrimaryKeyConstraint('account_id', 'day', 'event', 'user_id', name=op.f('pk_user_daily_usage')),
+    sqlite_with_rowid=False
     )
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),

@@ -1,0 +1,136 @@
+"""Bulk event import: cs-health's file import against a raw `sqlite3.executemany` of the same rows.
+
+The import figure includes reading the file, validation, deduplication keys, storing and the daily rollups;
+the raw figure only inserts pre-built tuples into a plain table without indexes, in the same run and machine.
+
+    python benchmarks/bulk_import.py --events 2000000 [--format csv|parquet] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sqlite3
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from cs_health.db.engine import SQLITE_PRAGMAS, make_database, normalise_url
+from cs_health.db.migrate import upgrade
+from cs_health.ingestion.service import import_file
+
+FEATURES = np.array([f"feature_{n:02d}" for n in range(14)])
+
+
+def generate_events(count: int, accounts: int, seed: int) -> pd.DataFrame:
+    """Events spread over two years, 2,000 accounts and their users, every one with a message id."""
+    rng = np.random.default_rng(seed)
+    account = rng.integers(0, accounts, count)
+    start = np.datetime64("2024-11-01T00:00:00", "s")
+    seconds = rng.integers(0, 730 * 86_400, count)
+    return pd.DataFrame(
+        {
+            "account_id": np.char.add("acc-", account.astype(str)),
+            "event": FEATURES[rng.integers(0, len(FEATURES), count)],
+            "timestamp": np.datetime_as_string(start + seconds, unit="s").astype(object) + "Z",
+            "user_id": np.char.add(
+                np.char.add("acc-", account.astype(str)), np.char.add("-u", rng.integers(0, 30, count).astype(str))
+            ),
+            "quantity": rng.integers(1, 5, count),
+            "message_id": [f"m-{n:09d}" for n in range(count)],
+        }
+    )
+
+
+def raw_executemany(frame: pd.DataFrame, folder: Path) -> float:
+    """Seconds to executemany the same rows into a plain SQLite table with the same pragmas."""
+    connection = sqlite3.connect(folder / "raw.db")
+    for pragma in SQLITE_PRAGMAS:
+        connection.execute(pragma)
+    connection.execute(
+        "CREATE TABLE events (account_id TEXT, event TEXT, timestamp TEXT, user_id TEXT, quantity REAL,"
+        " message_id TEXT)"
+    )
+    rows = list(frame.itertuples(index=False, name=None))
+    started = time.perf_counter()
+    connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
+    connection.commit()
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return elapsed
+
+
+def cs_health_import(url: str, path: Path) -> tuple[float, int]:
+    database = make_database(url)
+    upgrade(database.engine)
+    started = time.perf_counter()
+    summary = import_file(database, "events", path, now=dt.datetime.now(dt.UTC))
+    elapsed = time.perf_counter() - started
+    database.engine.dispose()
+    return elapsed, summary.accepted
+
+
+def fresh_postgres_database(admin_url: str) -> tuple[str, str]:
+    url = make_url(normalise_url(admin_url))
+    name = f"cs_health_bench_{uuid.uuid4().hex[:8]}"
+    with create_engine(url, isolation_level="AUTOCOMMIT").connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    return url.set(database=name).render_as_string(hide_password=False), name
+
+
+def drop_postgres_database(admin_url: str, name: str) -> None:
+    engine = create_engine(make_url(normalise_url(admin_url)), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--accounts", type=int, default=2_000)
+    parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    parser.add_argument("--postgres", help="admin URL of a PostgreSQL server to measure too")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="cs-health-bench-") as directory:
+        folder = Path(directory)
+        frame = generate_events(args.events, args.accounts, args.seed)
+        path = folder / f"events.{args.format}"
+        if args.format == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path, index=False)
+        print(
+            f"{args.events:,} events, {args.accounts:,} accounts, file {path.name} ({path.stat().st_size / 1e6:.0f} MB)"
+        )
+
+        raw_seconds = raw_executemany(frame, folder)
+        raw_rate = args.events / raw_seconds
+        print(f"raw sqlite3.executemany into a plain table: {raw_seconds:6.2f} s  {raw_rate:>10,.0f} events/s")
+
+        seconds, accepted = cs_health_import(f"sqlite:///{folder / 'cs_health.db'}", path)
+        rate = accepted / seconds
+        print(
+            f"cs-health import on SQLite (validate, dedup, store, roll up): {seconds:6.2f} s  {rate:>10,.0f} events/s"
+            f"  = {rate / raw_rate:.2f} x raw"
+        )
+        if args.postgres:
+            url, name = fresh_postgres_database(args.postgres)
+            try:
+                seconds, accepted = cs_health_import(url, path)
+            finally:
+                drop_postgres_database(args.postgres, name)
+            print(
+                f"cs-health import on PostgreSQL (COPY path): {seconds:6.2f} s  {accepted / seconds:>10,.0f} events/s"
+            )
+
+
+if __name__ == "__main__":
+    main()
