@@ -28,20 +28,27 @@ from cs_health.ingestion.service import import_file
 FEATURES = np.array([f"feature_{n:02d}" for n in range(14)])
 
 
-def generate_events(count: int, accounts: int, seed: int) -> pd.DataFrame:
-    """Events spread over two years, 2,000 accounts and their users, every one with a message id."""
+def generate_events(count: int, accounts: int, seed: int, per_session: float) -> pd.DataFrame:
+    """Telemetry shaped like a product's: users have sessions (a user, a day, a feature) of several events each
+    (`per_session` on average, Poisson); `per_session=1` makes every event its own session (the worst case)."""
     rng = np.random.default_rng(seed)
-    account = rng.integers(0, accounts, count)
+    sessions = max(1, int(count / per_session))
+    account = rng.integers(0, accounts, sessions)
+    user = rng.integers(0, 30, sessions)
+    day = rng.integers(0, 730, sessions)
+    feature = rng.integers(0, len(FEATURES), sessions)
+    sizes = np.maximum(1, rng.poisson(per_session, sessions)) if per_session > 1 else np.ones(sessions, dtype=int)
+    session_of_event = np.repeat(np.arange(sessions), sizes)[:count]
+    count = len(session_of_event)
     start = np.datetime64("2024-11-01T00:00:00", "s")
-    seconds = rng.integers(0, 730 * 86_400, count)
+    seconds = day[session_of_event] * 86_400 + rng.integers(0, 86_400, count)
+    account_ids = np.char.add("acc-", account[session_of_event].astype(str))
     return pd.DataFrame(
         {
-            "account_id": np.char.add("acc-", account.astype(str)),
-            "event": FEATURES[rng.integers(0, len(FEATURES), count)],
+            "account_id": account_ids,
+            "event": FEATURES[feature[session_of_event]],
             "timestamp": np.datetime_as_string(start + seconds, unit="s").astype(object) + "Z",
-            "user_id": np.char.add(
-                np.char.add("acc-", account.astype(str)), np.char.add("-u", rng.integers(0, 30, count).astype(str))
-            ),
+            "user_id": np.char.add(account_ids, np.char.add("-u", user[session_of_event].astype(str))),
             "quantity": rng.integers(1, 5, count),
             "message_id": [f"m-{n:09d}" for n in range(count)],
         }
@@ -97,22 +104,24 @@ def main() -> None:
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server to measure too")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--per-session", type=float, default=6.0, help="mean events per user, day and feature")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cs-health-bench-") as directory:
         folder = Path(directory)
-        frame = generate_events(args.events, args.accounts, args.seed)
+        frame = generate_events(args.events, args.accounts, args.seed, args.per_session)
         path = folder / f"events.{args.format}"
         if args.format == "csv":
             frame.to_csv(path, index=False)
         else:
             frame.to_parquet(path, index=False)
-        print(
-            f"{args.events:,} events, {args.accounts:,} accounts, file {path.name} ({path.stat().st_size / 1e6:.0f} MB)"
-        )
+        sessions = frame.groupby(["account_id", "user_id", "event", frame["timestamp"].str[:10]]).ngroups
+        size = path.stat().st_size / 1e6
+        shape = f"{len(frame):,} events in {sessions:,} user-day-feature sessions"
+        print(f"{shape}, {args.accounts:,} accounts, {size:.0f} MB {args.format}")
 
         raw_seconds = raw_executemany(frame, folder)
-        raw_rate = args.events / raw_seconds
+        raw_rate = len(frame) / raw_seconds
         print(f"raw sqlite3.executemany into a plain table: {raw_seconds:6.2f} s  {raw_rate:>10,.0f} events/s")
 
         seconds, accepted = cs_health_import(f"sqlite:///{folder / 'cs_health.db'}", path)

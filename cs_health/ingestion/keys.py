@@ -22,20 +22,22 @@ def _hash_text(values: pd.Series) -> np.ndarray:
 
 def event_keys(events: pd.DataFrame) -> np.ndarray:
     """int64 keys for typed event records (columns of the events contract, timestamps as datetime64)."""
-    fields = _hash_text(events["account_id"])
-    for part in (
-        _hash_text(events["event"]),
-        hash_array(events["timestamp"].astype("datetime64[us]").to_numpy().view(np.int64)),
-        _hash_text(events["user_id"]),
-        hash_array(events["quantity"].astype(float).to_numpy()),
-        _hash_text(events["properties"]),
-    ):
-        fields = (fields * MIX) ^ part
-    keys = fields
     has_message = events["message_id"].notna().to_numpy()
+    keys = np.empty(len(events), dtype=np.uint64)
     if has_message.any():
-        keys = keys.copy()
         keys[has_message] = _hash_text(events["message_id"][has_message])
+    if not has_message.all():
+        anonymous = events.loc[~has_message]
+        fields = _hash_text(anonymous["account_id"])
+        for part in (
+            _hash_text(anonymous["event"]),
+            hash_array(anonymous["timestamp"].astype("datetime64[us]").to_numpy().view(np.int64)),
+            _hash_text(anonymous["user_id"]),
+            hash_array(anonymous["quantity"].astype(float).to_numpy()),
+            _hash_text(anonymous["properties"]),
+        ):
+            fields = (fields * MIX) ^ part
+        keys[~has_message] = fields
     return keys.view(np.int64)
 
 

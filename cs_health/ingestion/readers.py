@@ -126,8 +126,9 @@ def _read_csv(path: Path, data: bytes) -> RawTable:
     physical_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     if table.num_rows + len(invalid) + 1 != physical_lines:
         return _read_csv_slowly(path, data, columns)
-    bad_lines = np.array([number for number, _, _ in invalid], dtype=np.int64)
-    locations = np.setdiff1d(np.arange(2, physical_lines + 1, dtype=np.int64), bad_lines)
+    is_record = np.ones(physical_lines + 1, dtype=bool)
+    is_record[[0, 1, *(number for number, _, _ in invalid)]] = False
+    locations = np.flatnonzero(is_record).astype(np.int64)
     rejects = [
         Reject(number, "(row)", f"has {actual} fields, the header has {len(columns)}", {"text": text})
         for number, text, actual in invalid
