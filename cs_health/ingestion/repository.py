@@ -5,7 +5,6 @@ by set-based SQL in the same transaction."""
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from collections.abc import Iterable, Sequence
 from contextlib import closing
 from typing import Any
@@ -19,7 +18,7 @@ from cs_health.db.tables import Account, ImportRun
 
 EVENT_COLUMNS = ("event_key", "message_id", "account_id", "user_id", "event", "timestamp", "quantity", "properties")
 _KEY_CHUNK = 10_000
-_ROLLUP_LOCK = 7_301_001  # PostgreSQL advisory lock: rollup merges run one at a time, so they stay exact
+_INGEST_LOCK = 7_301_001  # PostgreSQL advisory lock: event merges run one at a time, so rollups stay exact
 
 _CREATE_ACCOUNTS = {
     "sqlite": "INSERT OR IGNORE INTO account (account_id, tags, source) VALUES (?, '[]', 'event')",
@@ -27,28 +26,22 @@ _CREATE_ACCOUNTS = {
         ON CONFLICT (account_id) DO NOTHING""",
 }
 
-_PG_STAGE = """CREATE TEMP TABLE IF NOT EXISTS incoming_event (
-    event_key BIGINT, message_id TEXT, account_id TEXT, user_id TEXT, event TEXT, timestamp TIMESTAMP,
-    quantity DOUBLE PRECISION, properties JSONB) ON COMMIT DROP"""
-_PG_NEW_EVENTS = """CREATE TEMP TABLE IF NOT EXISTS new_event (
-    account_id TEXT, user_id TEXT, event TEXT, timestamp TIMESTAMP, quantity DOUBLE PRECISION) ON COMMIT DROP"""
-_PG_STORE = f"""
-    WITH stored AS (
-        INSERT INTO usage_event ({", ".join(EVENT_COLUMNS)}, received_at)
-        SELECT {", ".join(EVENT_COLUMNS)}, :received_at FROM incoming_event
-        ON CONFLICT (event_key) DO NOTHING
-        RETURNING account_id, user_id, event, timestamp, quantity)
-    INSERT INTO new_event SELECT * FROM stored"""
+ROLLUP_COLUMNS = ("account_id", "day", "event", "user_id", "events", "quantity", "latest")
 
-_DAY = {"sqlite": "substr(timestamp, 1, 10)", "postgresql": "CAST(timestamp AS DATE)"}
-
-_BATCH_ROLLUP = """
-    CREATE TEMP TABLE incoming_rollup AS
-    SELECT account_id, {day} AS day, event, COALESCE(user_id, '') AS user_id,
-           COUNT(*) AS events, SUM(quantity) AS quantity, MAX(timestamp) AS latest
-    FROM {source} AS new_rows
-    GROUP BY account_id, {day}, event, COALESCE(user_id, '')
-"""
+_STAGES = {
+    "sqlite": [
+        """CREATE TEMP TABLE IF NOT EXISTS incoming_rollup (
+            account_id TEXT, day TEXT, event TEXT, user_id TEXT, events INTEGER, quantity REAL, latest TEXT)""",
+    ],
+    "postgresql": [
+        """CREATE TEMP TABLE IF NOT EXISTS incoming_event (
+            event_key BIGINT, message_id TEXT, account_id TEXT, user_id TEXT, event TEXT, timestamp TIMESTAMP,
+            quantity DOUBLE PRECISION, properties JSONB) ON COMMIT DROP""",
+        """CREATE TEMP TABLE IF NOT EXISTS incoming_rollup (
+            account_id TEXT, day DATE, event TEXT, user_id TEXT, events INTEGER, quantity DOUBLE PRECISION,
+            latest TIMESTAMP) ON COMMIT DROP""",
+    ],
+}
 
 # Runs before the per-user upsert: a user is new for (account, day, event) when the per-user table lacks it.
 _ROLL_UP_ACCOUNTS = """
@@ -91,71 +84,74 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def store_events(
-    session: Session,
-    columns: dict[str, list[Any]],
-    account_ids: Sequence[str],
-    received_at: dt.datetime,
-) -> int:
-    """Stores keyed event columns (EVENT_COLUMNS; timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text), skipping
-    events already stored, and rolls the new ones up. Returns how many were new. One transaction, the caller's."""
-    dialect = _dialect(session)
+def _bulk_load(session: Session, table: str, names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """executemany on SQLite, COPY on PostgreSQL: the fastest way each offers to take many rows from Python."""
     driver = session.connection().connection.driver_connection
-    if dialect == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _ROLLUP_LOCK})
-    with closing(driver.cursor()) as cursor:
-        cursor.executemany(_CREATE_ACCOUNTS[dialect], [(account_id,) for account_id in account_ids])
-    names = [name for name in EVENT_COLUMNS if name != "properties" or any(columns["properties"])]
-    rows = list(zip(*(columns[name] for name in names), strict=True))
-    if dialect == "sqlite":
-        stored, source = _insert_sqlite(session, driver, names, rows, received_at)
-    else:
-        stored, source = _insert_postgresql(session, driver, names, rows, received_at)
-    if stored:
-        session.execute(text("DROP TABLE IF EXISTS incoming_rollup"))
-        session.execute(text(_BATCH_ROLLUP.format(day=_DAY[dialect], source=source)))
-        session.execute(text(_ROLL_UP_ACCOUNTS))
-        session.execute(text(_ROLL_UP_USERS))
-        session.execute(_with_received_at(_UPDATE_FRESHNESS), {"received_at": received_at})
-        session.execute(text("DROP TABLE incoming_rollup"))
-    return stored
-
-
-def _insert_sqlite(
-    session: Session, driver: Any, names: list[str], rows: list[tuple[Any, ...]], received_at: dt.datetime
-) -> tuple[int, str]:
-    """executemany straight into the event table; the unique key drops duplicates and the new rows are the
-    ids above the previous maximum (SQLite has one writer, so nothing interleaves)."""
-    before = session.execute(text("SELECT COALESCE(MAX(id), 0) FROM usage_event")).scalar_one()
-    received = received_at.strftime("%Y-%m-%d %H:%M:%S.%f")
-    placeholders = ", ".join("?" * len(names))
-    statement = (
-        f"INSERT OR IGNORE INTO usage_event ({', '.join(names)}, received_at) VALUES ({placeholders}, '{received}')"
-    )
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # executemany over many fresh tuples otherwise triggers collections that find no cycles
-    try:
+    if _dialect(session) == "sqlite":
+        placeholders = ", ".join("?" * len(names))
         with closing(driver.cursor()) as cursor:
-            cursor.executemany(statement, rows)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    stored = session.execute(text("SELECT COUNT(*) FROM usage_event WHERE id > :before"), {"before": before})
-    return int(stored.scalar_one()), f"(SELECT * FROM usage_event WHERE id > {int(before)})"
-
-
-def _insert_postgresql(
-    session: Session, driver: Any, names: list[str], rows: list[tuple[Any, ...]], received_at: dt.datetime
-) -> tuple[int, str]:
-    """COPY into a temporary stage, then one INSERT ... ON CONFLICT DO NOTHING RETURNING the new rows."""
-    session.execute(text(_PG_STAGE))
-    session.execute(text(_PG_NEW_EVENTS))
-    session.execute(text("TRUNCATE incoming_event, new_event"))
-    with driver.cursor() as cursor, cursor.copy(f"COPY incoming_event ({', '.join(names)}) FROM STDIN") as copy:
+            cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})", rows)
+        return
+    with driver.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-    session.execute(_with_received_at(_PG_STORE), {"received_at": received_at})
-    return int(session.execute(text("SELECT COUNT(*) FROM new_event")).scalar_one()), "new_event"
+
+
+def prepare_event_store(session: Session, account_ids: Sequence[str]) -> int:
+    """Serialises ingestion (PostgreSQL; SQLite has one writer anyway), creates unknown accounts, and returns
+    the largest event id so far: this transaction's new events are the ids above it."""
+    dialect = _dialect(session)
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _INGEST_LOCK})
+    for statement in _STAGES[dialect]:
+        session.execute(text(statement))
+    driver = session.connection().connection.driver_connection
+    with closing(driver.cursor()) as cursor:
+        cursor.executemany(_CREATE_ACCOUNTS[dialect], [(account_id,) for account_id in account_ids])
+    return int(session.execute(text("SELECT COALESCE(MAX(id), 0) FROM usage_event")).scalar_one())
+
+
+def insert_events(
+    session: Session, names: Sequence[str], rows: Sequence[tuple[Any, ...]], received_at: dt.datetime
+) -> None:
+    """Stores events whose key is not stored yet (the unique key drops the others)."""
+    if _dialect(session) == "sqlite":
+        received = received_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+        placeholders = ", ".join("?" * len(names))
+        statement = (
+            f"INSERT OR IGNORE INTO usage_event ({', '.join(names)}, received_at) VALUES ({placeholders}, '{received}')"
+        )
+        driver = session.connection().connection.driver_connection
+        with closing(driver.cursor()) as cursor:
+            cursor.executemany(statement, rows)
+        return
+    session.execute(text("TRUNCATE incoming_event"))
+    _bulk_load(session, "incoming_event", names, rows)
+    columns = ", ".join(names)
+    session.execute(
+        _with_received_at(
+            f"""INSERT INTO usage_event ({columns}, received_at) SELECT {columns}, :received_at FROM incoming_event
+                ON CONFLICT (event_key) DO NOTHING"""
+        ),
+        {"received_at": received_at},
+    )
+
+
+def events_stored_since(session: Session, before: int) -> int:
+    return int(session.execute(text("SELECT COUNT(*) FROM usage_event WHERE id > :id"), {"id": before}).scalar_one())
+
+
+def keys_stored_since(session: Session, before: int) -> list[int]:
+    return list(session.scalars(text("SELECT event_key FROM usage_event WHERE id > :id"), {"id": before}))
+
+
+def merge_rollup(session: Session, rows: Sequence[tuple[Any, ...]], received_at: dt.datetime) -> None:
+    """Adds one batch's per-user daily rollup (ROLLUP_COLUMNS) to both rollup tables and account freshness."""
+    session.execute(text("DELETE FROM incoming_rollup"))
+    _bulk_load(session, "incoming_rollup", ROLLUP_COLUMNS, rows)
+    session.execute(text(_ROLL_UP_ACCOUNTS))
+    session.execute(text(_ROLL_UP_USERS))
+    session.execute(_with_received_at(_UPDATE_FRESHNESS), {"received_at": received_at})
 
 
 def known_account_ids(session: Session) -> set[str]:

@@ -28,7 +28,7 @@ from cs_health.ingestion.contract import IMPORT_ORDER
 from tests.conftest import CliInvoker
 from tests.factories import EVENTS, SAMPLES, write_csv_text, write_records
 
-BOOKKEEPING = {"received_at", "updated_at", "last_received_at"}
+BOOKKEEPING = {"id", "received_at", "updated_at", "last_received_at"}
 TABLES = {
     "accounts": Account,
     "users": Contact,
