@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 8fce51b5a03b
+Revision ID: 90b443b9527e
 Revises: 
-Create Date: 2026-11-23 13:44:31.408413
+Create Date: 2026-11-23 13:58:23.370932
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 from sqlalchemy.dialects import postgresql
 
-revision: str = '8fce51b5a03b'
+revision: str = '90b443b9527e'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -105,6 +105,20 @@ def upgrade() -> None:
     sa.Column('level', sa.String(length=16), nullable=True),
     sa.Column('format', sa.String(length=16), nullable=True),
     sa.PrimaryKeyConstraint('training_id', name=op.f('pk_training'))
+    )
+    op.create_table('usage_event',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('event_key', sa.BigInteger(), nullable=False),
+    sa.Column('message_id', sa.String(length=255), nullable=True),
+    sa.Column('account_id', sa.String(length=128), nullable=False),
+    sa.Column('user_id', sa.String(length=128), nullable=True),
+    sa.Column('event', sa.String(length=200), nullable=False),
+    sa.Column('timestamp', sa.DateTime(), nullable=False),
+    sa.Column('quantity', sa.Float(), nullable=False),
+    sa.Column('properties', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('received_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_usage_event')),
+    sa.UniqueConstraint('event_key', name=op.f('uq_usage_event_event_key'))
     )
     op.create_table('alert',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -297,21 +311,6 @@ def upgrade() -> None:
     with op.batch_alter_table('training_suggestion', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_training_suggestion_account_id'), ['account_id'], unique=False)
 
-    op.create_table('usage_event',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('event_key', sa.BigInteger(), nullable=False),
-    sa.Column('message_id', sa.String(length=255), nullable=True),
-    sa.Column('account_id', sa.String(length=128), nullable=False),
-    sa.Column('user_id', sa.String(length=128), nullable=True),
-    sa.Column('event', sa.String(length=200), nullable=False),
-    sa.Column('timestamp', sa.DateTime(), nullable=False),
-    sa.Column('quantity', sa.Float(), nullable=False),
-    sa.Column('properties', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
-    sa.Column('received_at', sa.DateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['account_id'], ['account.account_id'], name=op.f('fk_usage_event_account_id_account')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_usage_event')),
-    sa.UniqueConstraint('event_key', name=op.f('uq_usage_event_event_key'))
-    )
     op.create_table('usage_forecast',
     sa.Column('account_id', sa.String(length=128), nullable=False),
     sa.Column('as_of', sa.Date(), nullable=False),
@@ -372,7 +371,6 @@ def downgrade() -> None:
     op.drop_table('outbox')
     op.drop_table('user_daily_usage')
     op.drop_table('usage_forecast')
-    op.drop_table('usage_event')
     with op.batch_alter_table('training_suggestion', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_training_suggestion_account_id'))
 
@@ -420,6 +418,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_alert_account_id'))
 
     op.drop_table('alert')
+    op.drop_table('usage_event')
     op.drop_table('training')
     op.drop_table('pipeline_run')
     op.drop_table('import_run')
