@@ -232,11 +232,31 @@ def serve(
 AsOf = Annotated[str | None, typer.Option("--as-of", help="The date to compute for (YYYY-MM-DD); default today.")]
 
 
+def parse_as_of(value: str | None) -> dt.date:
+    """The --as-of date (default today, UTC); a bad date is a plain error naming the flag."""
+    if value is None:
+        return now().date()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as error:
+        raise InvalidInput(f"--as-of: {value!r} is not a date (YYYY-MM-DD)") from error
+
+
 @app.command()
 @plain_errors
 def run(as_of: AsOf = None) -> None:
     """Nightly pipeline for one date (default today)."""
-    awaits("the health score (issue: health score, lifecycle stage and quadrant)")
+    from cs_health.pipeline import run_pipeline
+
+    day = parse_as_of(as_of)
+    report = run_pipeline(open_database(), get_settings(), day)
+    health = report.health
+    if health is None or not health.accounts:
+        out.print(f"{day}: no active accounts to score (import subscriptions first)", markup=False, highlight=False)
+        return
+    bands = ", ".join(f"{band} {count}" for band, count in sorted(health.bands.items()))
+    seconds = ", ".join(f"{stage} {value:.1f} s" for stage, value in report.seconds.items())
+    out.print(f"{day}: scored {health.accounts:,} accounts ({bands}); {seconds}", markup=False, highlight=False)
 
 
 @app.command()
@@ -252,8 +272,14 @@ def export_scores(
     out_file: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
     as_of: AsOf = None,
 ) -> None:
-    """CSV of scores, churn probabilities and stages per account."""
-    awaits("the health score (issue: health score, lifecycle stage and quadrant)")
+    """CSV of scores, churn probabilities and stages per account (the newest scored date by default)."""
+    from cs_health.health.export import export_scores as export
+
+    database = open_database()
+    with database.transaction() as session:
+        frame = export(session, parse_as_of(as_of) if as_of else None)
+    frame.to_csv(out_file, index=False)
+    out.print(f"wrote {len(frame):,} accounts to {out_file}", markup=False, highlight=False)
 
 
 @app.command()

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     MAIL_FROM: str = "cs-health <cs-health@localhost>"
     BASE_URL: str = "http://127.0.0.1:8000"
     DASK_ADDRESS: str | None = None
+    SCORECARD_FILE: Path | None = None
+    KEY_FEATURES: dict[str, list[str]] = Field(default_factory=dict)
+    MAX_REQUEST_BYTES: int = Field(default=5 * 1024 * 1024, ge=1_024)
+    MAX_EVENTS_PER_REQUEST: int = Field(default=5_000, ge=1)
 
     @property
     def reports_dir(self) -> Path:

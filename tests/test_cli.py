@@ -33,9 +33,7 @@ def test_help_lists_the_whole_contract(cli: CliInvoker):
 @pytest.mark.parametrize(
     "arguments",
     [
-        ["run", "--as-of", "2026-01-01"],
         ["train"],
-        ["export", "scores", "--out", "scores.csv"],
         ["report", "acc-1", "--period", "2026-10", "--out", "r.html"],
         ["scheduler"],
         ["outbox", "send"],

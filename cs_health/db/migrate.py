@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine
 
 from alembic import command
@@ -39,9 +40,12 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
     """Brings the schema to the newest revision; returns (before, after)."""
     before = current_revision(engine)
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except CommandError as error:
+        raise DatabaseNotReady(f"cannot upgrade the database schema (at {before}): {error}") from error
     return before, current_revision(engine)
 
 

@@ -23,6 +23,7 @@ from cs_health.demo import repository
 from cs_health.demo.generator import generate_portfolio, write_portfolio
 from cs_health.exceptions import Conflict
 from cs_health.ingestion.service import import_file
+from cs_health.pipeline import run_pipeline
 
 ProgressFactory = Callable[[str], AbstractContextManager[Callable[[int, int], None]]]
 
@@ -49,6 +50,12 @@ def prepare_database(database: Database) -> None:
                 "point CS_HEALTH_DATABASE_URL at another database to run the demo"
             )
         repository.wipe(session)
+
+
+def history_dates(today: dt.date, months: int = 6) -> list[dt.date]:
+    """Monthly dates back `months` months, then a week ago and today: enough for history charts and trends."""
+    monthly = [today - dt.timedelta(days=30 * back) for back in range(months, 0, -1)]
+    return [*monthly, today - dt.timedelta(days=7), today]
 
 
 def run_demo(
@@ -91,6 +98,15 @@ def run_demo(
             )
         timings.stages[f"import {kind}"] = time.perf_counter() - clock
         console.print(f"  {kind}: {summary.accepted:,} records", highlight=False)
+
+    clock = time.perf_counter()
+    history = history_dates(today)
+    with progress("running the pipeline") as update:
+        for done, day in enumerate(history, start=1):
+            run_pipeline(database, settings, day)
+            update(done, len(history))
+    timings.stages["pipeline"] = time.perf_counter() - clock
+    console.print(f"ran the pipeline for {len(history)} dates up to {today} (score history for the dashboard)")
 
     with database.transaction() as session:
         session.add(

@@ -204,7 +204,8 @@ def store_event_frame(session: Session, events: pd.DataFrame, received_at: dt.da
         new = repository.events_stored_since(session, before)
         if new < total:
             stored = np.isin(events["event_key"].to_numpy(), np.array(repository.keys_stored_since(session, before)))
-            events = events.loc[stored]
+            # a key repeated within the batch was stored once (its first row): roll it up once
+            events = events.loc[stored & ~events["event_key"].duplicated().to_numpy()]
         if new:
             repository.merge_rollup(session, user_daily_rollup(events), received_at)
     return new, total - new

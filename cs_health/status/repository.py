@@ -55,7 +55,9 @@ def freshness(session: Session, stale_before: dt.datetime) -> dict[str, Any]:
 
 
 def last_run(session: Session) -> PipelineRun | None:
-    return session.scalars(select(PipelineRun).order_by(PipelineRun.started_at.desc()).limit(1)).first()
+    """The newest nightly run (demo bookkeeping rows are not runs)."""
+    statement = select(PipelineRun).where(PipelineRun.kind == "run").order_by(PipelineRun.started_at.desc()).limit(1)
+    return session.scalars(statement).first()
 
 
 def last_import(session: Session) -> ImportRun | None:

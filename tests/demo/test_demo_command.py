@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from cs_health.db.engine import Database
-from cs_health.db.tables import Account, DailyUsage, PipelineRun, UsageEvent
+from cs_health.db.tables import Account, DailyUsage, HealthScore, PipelineRun, UsageEvent
 from tests.conftest import CliInvoker
 
 
@@ -27,13 +27,15 @@ def test_demo_loads_a_portfolio_and_rerunning_rebuilds_it(cli: CliInvoker, datab
     assert events > 1_000
     assert 0 < rollups <= events
     status = json.loads(cli("status").stdout)
-    assert status["last_run"]["kind"] == "demo"
+    assert status["last_run"]["kind"] == "run"
+    assert status["last_run"]["status"] == "succeeded"
 
     again = cli("demo", "--accounts", "12", "--months", "6", "--seed", "3", "--no-serve")
     assert again.exit_code == 0, again.stderr
     assert counts(database) == (accounts, events, rollups)
     with database.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(PipelineRun)) == 1
+        assert session.scalar(select(func.count()).select_from(PipelineRun).where(PipelineRun.kind == "demo")) == 1
+        assert session.scalar(select(func.count()).select_from(HealthScore)) > 0
 
 
 @pytest.mark.usefixtures("database")

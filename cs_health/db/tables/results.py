@@ -20,7 +20,7 @@ class HealthScore(Base):
 
     account_id: Mapped[str] = mapped_column(ForeignKey("account.account_id"), primary_key=True)
     as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True, index=True)
-    score: Mapped[float] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Float)  # None when no measure had data (band "unknown")
     band: Mapped[str] = mapped_column(String(8))
     trend_7d: Mapped[float | None] = mapped_column(Float)
     trend_30d: Mapped[float | None] = mapped_column(Float)

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 90b443b9527e
+Revision ID: 1ea6970e3658
 Revises: 
-Create Date: 2026-11-23 13:58:23.370932
+Create Date: 2026-11-23 14:00:07.293344
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 from sqlalchemy.dialects import postgresql
 
-revision: str = '90b443b9527e'
+revision: str = '1ea6970e3658'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -207,7 +207,7 @@ def upgrade() -> None:
     op.create_table('health_score',
     sa.Column('account_id', sa.String(length=128), nullable=False),
     sa.Column('as_of', sa.Date(), nullable=False),
-    sa.Column('score', sa.Float(), nullable=False),
+    sa.Column('score', sa.Float(), nullable=True),
     sa.Column('band', sa.String(length=8), nullable=False),
     sa.Column('trend_7d', sa.Float(), nullable=True),
     sa.Column('trend_30d', sa.Float(), nullable=True),

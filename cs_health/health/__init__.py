@@ -1,0 +1,1 @@
+"""Health scores in the shell: load the portfolio set-based, score it with models/, store and serve the results."""

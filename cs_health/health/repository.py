@@ -1,0 +1,146 @@
+"""Every SQL statement of the health domain: one set-based read per input table, one bulk upsert of results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from cs_health.db.frames import read_frame
+from cs_health.db.tables import (
+    Account,
+    Contact,
+    DailyUsage,
+    HealthOverride,
+    HealthScore,
+    NpsResponse,
+    Subscription,
+    Ticket,
+    Touchpoint,
+    UserDailyUsage,
+)
+from cs_health.ingestion.repository import upsert
+from models.frames import PortfolioData
+
+USAGE_HISTORY_DAYS = 120  # the longest window any health feature reads (28 + 56 days) plus slack
+
+
+def load_portfolio(session: Session, as_of: dt.date, history_days: int = USAGE_HISTORY_DAYS) -> PortfolioData:
+    """Everything the features need as of `as_of`, one query per table (never one per account)."""
+    since = as_of - dt.timedelta(days=history_days)
+    daily_usage = read_frame(
+        session,
+        select(
+            DailyUsage.account_id,
+            DailyUsage.day,
+            DailyUsage.event,
+            DailyUsage.events,
+            DailyUsage.quantity,
+            DailyUsage.users,
+        ).where(DailyUsage.day >= since, DailyUsage.day < as_of),
+        datetimes=["day"],
+    )
+    user_activity = read_frame(
+        session,
+        select(
+            UserDailyUsage.account_id,
+            UserDailyUsage.user_id,
+            UserDailyUsage.day,
+            func.sum(UserDailyUsage.events).label("events"),
+        )
+        .where(UserDailyUsage.day >= since, UserDailyUsage.day < as_of, UserDailyUsage.user_id != "")
+        .group_by(UserDailyUsage.account_id, UserDailyUsage.user_id, UserDailyUsage.day),
+        datetimes=["day"],
+    )
+    accounts = read_frame(
+        session,
+        select(Account.account_id, Account.segment, Account.plan, Account.created_at, Account.tags),
+        datetimes=["created_at"],
+    )
+    accounts["tags"] = accounts["tags"].map(lambda tags: json.loads(tags) if isinstance(tags, str) else tags)
+    subscriptions = read_frame(
+        session,
+        select(
+            Subscription.account_id,
+            Subscription.start_date,
+            Subscription.end_date,
+            Subscription.mrr,
+            Subscription.arr,
+            Subscription.seats,
+            Subscription.plan,
+            Subscription.status,
+        ),
+        datetimes=["start_date", "end_date"],
+    )
+    return PortfolioData(
+        daily_usage=daily_usage,
+        user_activity=user_activity,
+        accounts=accounts,
+        subscriptions=subscriptions,
+        contacts=read_frame(session, select(Contact.user_id, Contact.account_id, Contact.role)),
+        tickets=read_frame(
+            session,
+            select(Ticket.account_id, Ticket.opened_at, Ticket.closed_at, Ticket.priority, Ticket.csat),
+            datetimes=["opened_at", "closed_at"],
+        ),
+        nps=read_frame(
+            session,
+            select(NpsResponse.account_id, NpsResponse.responded_at, NpsResponse.score, NpsResponse.user_id),
+            datetimes=["responded_at"],
+        ),
+        touchpoints=read_frame(
+            session, select(Touchpoint.account_id, Touchpoint.at, Touchpoint.kind), datetimes=["at"]
+        ),
+    )
+
+
+def stored_components(session: Session, as_of: dt.date) -> pd.DataFrame:
+    """The per-measure components stored for one date, as the long frame models.health works with."""
+    rows = session.execute(select(HealthScore.account_id, HealthScore.components).where(HealthScore.as_of == as_of))
+    records = [
+        {"account_id": account_id, **component}
+        for account_id, components in rows
+        for component in components.get("measures", [])
+    ]
+    return pd.DataFrame.from_records(records)
+
+
+def stored_scores(session: Session, as_of: dt.date) -> pd.Series:
+    rows = session.execute(select(HealthScore.account_id, HealthScore.score).where(HealthScore.as_of == as_of))
+    return pd.Series(dict(rows.all()), dtype="float64")
+
+
+def replace_scores(session: Session, as_of: dt.date, rows: list[dict[str, Any]]) -> None:
+    """Re-running a date replaces that date's scores: accounts no longer scored are removed, the rest upserted."""
+    session.execute(delete(HealthScore).where(HealthScore.as_of == as_of))
+    for start in range(0, len(rows), 2_000):
+        upsert(session, HealthScore.__table__, rows[start : start + 2_000], ("account_id", "as_of"), list(rows[0]))
+
+
+def active_overrides(session: Session, as_of: dt.date) -> dict[str, HealthOverride]:
+    """The newest unexpired, unrevoked override per account."""
+    overrides = session.scalars(
+        select(HealthOverride)
+        .where(HealthOverride.expires_on > as_of, HealthOverride.revoked_at.is_(None))
+        .order_by(HealthOverride.created_at)
+    )
+    return {override.account_id: override for override in overrides}
+
+
+def score_history(session: Session, account_id: str, since: dt.date | None = None) -> list[HealthScore]:
+    statement = select(HealthScore).where(HealthScore.account_id == account_id).order_by(HealthScore.as_of)
+    if since is not None:
+        statement = statement.where(HealthScore.as_of >= since)
+    return list(session.scalars(statement))
+
+
+def latest_scores(session: Session, as_of: dt.date | None = None) -> list[HealthScore]:
+    """The scores of the newest scored date (or of `as_of`)."""
+    day = as_of or session.scalar(select(func.max(HealthScore.as_of)))
+    if day is None:
+        return []
+    return list(session.scalars(select(HealthScore).where(HealthScore.as_of == day).order_by(HealthScore.account_id)))

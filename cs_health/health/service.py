@@ -1,0 +1,132 @@
+"""The health stage of the nightly run: features, scorecard, explanations, lifecycle stage and quadrant.
+
+The analytics live in models/; this module loads their inputs set-based, calls them once for every account,
+and stores one row per account and as-of date (re-running a date replaces it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from cs_health.exceptions import InvalidInput
+from cs_health.health import repository
+from models.features import compute_features
+from models.health import explain, score_accounts
+from models.lifecycle import CADENCE_DAYS, MOTION, QUADRANT, STAGE, TOUCH_POLICY, lifecycle_stage, quadrant
+from models.scorecard import Scorecard, ScorecardError, load_scorecard
+
+TREND_WINDOWS = (7, 30)
+
+
+@dataclass
+class HealthRunSummary:
+    as_of: dt.date
+    accounts: int = 0
+    bands: dict[str, int] = field(default_factory=dict)
+    stages: dict[str, int] = field(default_factory=dict)
+    scorecard_version: str = ""
+
+
+def scorecard_from(path: Path | None) -> Scorecard:
+    """The user's scorecard file, or the default; a broken file is a plain error naming what is wrong."""
+    try:
+        return load_scorecard(path)
+    except (ScorecardError, OSError) as error:
+        raise InvalidInput(f"scorecard: {error}") from error
+
+
+def json_ready(value: Any) -> Any:
+    """NaN and numpy scalars become JSON (None, int, float), recursively."""
+    if isinstance(value, dict):
+        return {str(key): json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (pd.Timestamp, dt.date)):
+        return value.isoformat()
+    return None if value is pd.NaT or value is pd.NA else value
+
+
+def run_health(
+    session: Session,
+    as_of: dt.date,
+    *,
+    scorecard: Scorecard,
+    key_features: Mapping[str, Sequence[str]] | None,
+    computed_at: dt.datetime,
+) -> HealthRunSummary:
+    """Scores every active account as of `as_of` and stores scores, components, reasons, stage and quadrant."""
+    data = repository.load_portfolio(session, as_of)
+    features = compute_features(data, as_of, key_features or None)
+    summary = HealthRunSummary(as_of=as_of, scorecard_version=scorecard.version)
+    if features.empty:
+        repository.replace_scores(session, as_of, [])
+        return summary
+    result = score_accounts(features, scorecard)
+    previous = {
+        days: frame
+        for days in TREND_WINDOWS
+        if not (frame := repository.stored_components(session, as_of - dt.timedelta(days=days))).empty
+    }
+    explanations = explain(result, features, scorecard, previous)
+    stages = lifecycle_stage(features)
+    quadrants = quadrant(features, result.scores["band"])
+    earlier = {days: repository.stored_scores(session, as_of - dt.timedelta(days=days)) for days in TREND_WINDOWS}
+    components = result.components.drop(columns="account_id").assign(account_id=result.components["account_id"])
+    by_account = {account: frame.drop(columns="account_id") for account, frame in components.groupby("account_id")}
+    groups = result.groups.to_dict("index")
+    feature_rows = features.to_dict("index")
+    rows: list[dict[str, Any]] = []
+    for account_id, score_row in result.scores.iterrows():
+        score = float(score_row["score"]) if pd.notna(score_row["score"]) else None
+        trends = {days: _difference(score, earlier[days].get(account_id)) for days in TREND_WINDOWS}
+        rows.append(
+            {
+                "account_id": account_id,
+                "as_of": as_of,
+                "score": score,
+                "band": score_row["band"] if isinstance(score_row["band"], str) else "unknown",
+                "trend_7d": trends[7],
+                "trend_30d": trends[30],
+                "components": json_ready(
+                    {
+                        "measures": by_account[account_id].to_dict("records"),
+                        "groups": groups.get(account_id, {}),
+                        "explanation": explanations[account_id].to_dict(),
+                        "features": feature_rows[account_id],
+                        "touch": {
+                            "cadence_days": stages.at[account_id, CADENCE_DAYS],
+                            "policy": stages.at[account_id, TOUCH_POLICY],
+                        },
+                        "motion": quadrants.at[account_id, MOTION],
+                    }
+                ),
+                "lifecycle_stage": stages.at[account_id, STAGE],
+                "quadrant": quadrants.at[account_id, QUADRANT],
+                "scorecard_version": scorecard.version,
+                "computed_at": computed_at,
+            }
+        )
+    repository.replace_scores(session, as_of, rows)
+    summary.accounts = len(rows)
+    summary.bands = result.scores["band"].fillna("unknown").value_counts().to_dict()
+    summary.stages = stages[STAGE].value_counts().to_dict()
+    return summary
+
+
+def _difference(score: float | None, before: float | None) -> float | None:
+    if score is None or before is None or not math.isfinite(before):
+        return None
+    return round(score - before, 1)
