@@ -121,14 +121,28 @@ def replace_scores(session: Session, as_of: dt.date, rows: list[dict[str, Any]])
         upsert(session, HealthScore.__table__, rows[start : start + 2_000], ("account_id", "as_of"), list(rows[0]))
 
 
-def active_overrides(session: Session, as_of: dt.date) -> dict[str, HealthOverride]:
-    """The newest unexpired, unrevoked override per account."""
-    overrides = session.scalars(
+def active_overrides(session: Session, today: dt.date, account_id: str | None = None) -> dict[str, HealthOverride]:
+    """The newest unexpired, unrevoked override per account (one account's, or everyone's)."""
+    statement = (
         select(HealthOverride)
-        .where(HealthOverride.expires_on > as_of, HealthOverride.revoked_at.is_(None))
-        .order_by(HealthOverride.created_at)
+        .where(HealthOverride.expires_on > today, HealthOverride.revoked_at.is_(None))
+        .order_by(HealthOverride.created_at, HealthOverride.id)
     )
-    return {override.account_id: override for override in overrides}
+    if account_id is not None:
+        statement = statement.where(HealthOverride.account_id == account_id)
+    return {override.account_id: override for override in session.scalars(statement)}
+
+
+def add_override(session: Session, override: HealthOverride) -> None:
+    session.add(override)
+    session.flush()
+
+
+def newest_score(session: Session, account_id: str) -> HealthScore | None:
+    statement = (
+        select(HealthScore).where(HealthScore.account_id == account_id).order_by(HealthScore.as_of.desc()).limit(1)
+    )
+    return session.scalars(statement).first()
 
 
 def score_history(session: Session, account_id: str, since: dt.date | None = None) -> list[HealthScore]:

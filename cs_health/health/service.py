@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from cs_health.db.tables import HealthOverride
 from cs_health.exceptions import InvalidInput
 from cs_health.health import repository
+from cs_health.health.schemas import Component, HealthHistory, HealthPoint, HealthView, OverrideIn, OverrideView
 from models.features import compute_features
 from models.health import explain, score_accounts
 from models.lifecycle import CADENCE_DAYS, MOTION, QUADRANT, STAGE, TOUCH_POLICY, lifecycle_stage, quadrant
@@ -130,3 +132,77 @@ def _difference(score: float | None, before: float | None) -> float | None:
     if score is None or before is None or not math.isfinite(before):
         return None
     return round(score - before, 1)
+
+
+def _override_view(override: HealthOverride) -> OverrideView:
+    return OverrideView(
+        band=override.band,
+        reason=override.reason,
+        expires_on=override.expires_on,
+        created_by=override.created_by,
+        created_at=override.created_at,
+    )
+
+
+def health_view(session: Session, account_id: str, today: dt.date) -> HealthView | None:
+    """The newest score of an account with its explanation and any override in force today (None if unscored)."""
+    score = repository.newest_score(session, account_id)
+    if score is None:
+        return None
+    override = repository.active_overrides(session, today, account_id).get(account_id)
+    components = score.components
+    explanation = components.get("explanation", {})
+    touch = components.get("touch", {})
+    return HealthView(
+        as_of=score.as_of,
+        score=score.score,
+        band=override.band if override else score.band,
+        model_band=score.band,
+        override=_override_view(override) if override else None,
+        trend_7d=score.trend_7d,
+        trend_30d=score.trend_30d,
+        why=explanation.get("summary", ""),
+        reasons=explanation.get("reasons", []),
+        missing_measures=explanation.get("missing", []),
+        changes=explanation.get("changes", []),
+        path_to_green=explanation.get("path_to_target", []),
+        lifecycle_stage=score.lifecycle_stage,
+        touch_cadence_days=touch.get("cadence_days"),
+        touch_policy=touch.get("policy"),
+        quadrant=score.quadrant,
+        motion=components.get("motion"),
+        components=[Component(**component) for component in components.get("measures", [])],
+        scorecard_version=score.scorecard_version,
+    )
+
+
+def health_history(session: Session, account_id: str, since: dt.date | None = None) -> HealthHistory:
+    points = [
+        HealthPoint(
+            as_of=row.as_of,
+            score=row.score,
+            band=row.band,
+            lifecycle_stage=row.lifecycle_stage,
+            scorecard_version=row.scorecard_version,
+        )
+        for row in repository.score_history(session, account_id, since)
+    ]
+    return HealthHistory(account_id=account_id, points=points)
+
+
+def set_override(
+    session: Session, account_id: str, override: OverrideIn, created_by: str, now: dt.datetime
+) -> OverrideView:
+    """Records a CSM's band with its reason; the model's score is kept beside it and it lapses at `expires_on`."""
+    if override.expires_on <= now.date():
+        raise InvalidInput("expires_on: must be after today", field="expires_on")
+    record = HealthOverride(
+        account_id=account_id,
+        band=override.band,
+        reason=override.reason,
+        expires_on=override.expires_on,
+        created_by=created_by,
+        created_at=now.replace(tzinfo=None),
+    )
+    repository.add_override(session, record)
+    return _override_view(record)
