@@ -260,3 +260,15 @@ def test_commands_before_init_say_so(cli: CliInvoker, tmp_path: Path, monkeypatc
     result = cli("status")
     assert result.exit_code == 1
     assert "run `cs-health init` first" in result.stderr
+
+
+def test_a_message_id_repeated_in_one_file_is_counted_once_in_the_rollups(
+    cli: CliInvoker, database: Database, tmp_path: Path
+):
+    repeated = [*EVENTS, EVENTS[0], EVENTS[0]]
+    result = cli("import", "events", str(write_records(tmp_path / "e.csv", repeated)))
+    assert f"{len(EVENTS)} accepted, 2 duplicates" in result.stdout
+    with database.engine.connect() as connection:
+        total = connection.execute(text("SELECT SUM(events) FROM daily_usage")).scalar_one()
+        per_user = connection.execute(text("SELECT SUM(events) FROM user_daily_usage")).scalar_one()
+    assert total == per_user == len(EVENTS)
