@@ -313,10 +313,51 @@ def outbox_send() -> None:
 @apikey_app.command("create")
 @plain_errors
 def apikey_create(
-    scopes: Annotated[str, typer.Option(help="Comma-separated: ingest,read,admin.")] = "read",
+    scopes: Annotated[str, typer.Option(help="Comma-separated: ingest,read,admin (admin implies all).")] = "read",
+    name: Annotated[str | None, typer.Option(help="A label to recognise the key by.")] = None,
+    expires_days: Annotated[int | None, typer.Option("--expires-days", min=1, help="Expire after D days.")] = None,
 ) -> None:
-    """Create an API key; prints it alone on the last line."""
-    awaits("API keys (issue: telemetry ingestion over HTTP)")
+    """Create an API key; prints it alone on the last line. It is shown this once and stored only hashed."""
+    from cs_health.auth import service as keys
+
+    wanted = keys.parse_scopes(scopes)
+    with open_database().transaction() as session:
+        created = keys.create(session, wanted, now=now(), name=name, expires_days=expires_days)
+    expires = f", expires {created.info.expires_at:%Y-%m-%d %H:%M} UTC" if created.info.expires_at else ""
+    summary = f"created API key {created.info.prefix} ({', '.join(created.info.scopes)}{expires}); shown only once:"
+    out.print(summary, markup=False, highlight=False)
+    sys.stdout.write(created.key + "\n")
+
+
+@apikey_app.command("list")
+@plain_errors
+def apikey_list() -> None:
+    """The API keys (prefix, name, scopes, state, dates); never their secrets."""
+    from cs_health.auth import service as keys
+
+    with open_database().transaction() as session:
+        listed = keys.list_keys(session)
+    moment = now().replace(tzinfo=None)
+
+    def when(value: dt.datetime | None) -> str:
+        return f"{value:%Y-%m-%d %H:%M}" if value else "-"
+
+    out.print("prefix\tname\tscopes\tstate\tcreated\texpires\tlast_used", markup=False, highlight=False)
+    for key in listed:
+        row = [key.prefix, key.name or "-", ",".join(key.scopes), key.state(moment)]
+        row += [when(key.created_at), when(key.expires_at), when(key.last_used_at)]
+        out.print("\t".join(row), markup=False, highlight=False)
+
+
+@apikey_app.command("revoke")
+@plain_errors
+def apikey_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix, as `apikey list` shows it.")]) -> None:
+    """Revoke an API key at once; requests with it get 401 from then on."""
+    from cs_health.auth import service as keys
+
+    with open_database().transaction() as session:
+        revoked = keys.revoke(session, prefix, now=now())
+    out.print(f"revoked API key {revoked.prefix}", markup=False, highlight=False)
 
 
 @user_app.command("create")

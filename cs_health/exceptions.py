@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 
 class CSHealthError(Exception):
     """Base of every error the service raises on purpose."""
@@ -56,3 +58,48 @@ class AwaitsCapability(CSHealthError):
 
     status_code = 501
     title = "Not available yet"
+
+
+class Unauthorized(CSHealthError):
+    """No credentials, or credentials that do not name a live API key (unknown, revoked or expired)."""
+
+    status_code = 401
+    title = "Missing or invalid API key"
+
+    def __init__(self, message: str, *, scheme: str = "Bearer", **details: Any) -> None:
+        super().__init__(message, **details)
+        self.headers = {"WWW-Authenticate": f'{scheme} realm="cs-health"'}
+
+
+class Forbidden(CSHealthError):
+    """A valid key that lacks the scope the route needs."""
+
+    status_code = 403
+    title = "API key lacks the required scope"
+
+
+class PayloadTooLarge(CSHealthError):
+    status_code = 413
+    title = "Payload too large"
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorResponse(BaseModel):
+    """The one JSON shape of every error response: `{"error": {"type", "message", "details"}}`."""
+
+    error: ErrorDetail
+
+
+def error_responses(*errors: type[CSHealthError]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route that may raise each of `errors`, all in the one error shape."""
+    merged: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        entry = merged.setdefault(error.status_code, {"description": error.title, "model": ErrorResponse})
+        if error.title not in entry["description"]:
+            entry["description"] += f"; {error.title}"
+    return merged

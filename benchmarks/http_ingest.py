@@ -1,0 +1,313 @@
+"""HTTP ingestion: `POST /api/v1/events` of a real `cs-health serve` against a naive FastAPI endpoint.
+
+Both servers run as subprocesses (one uvicorn worker each) on free loopback ports against fresh databases; a
+separate driver process posts the same pre-encoded 500-event batches from N concurrent keep-alive httpx clients
+and reports events/s and request latency. cs-health validates, deduplicates, stores and rolls up; the naive
+endpoint parses the body into pydantic models and inserts the rows with plain SQLAlchemy into a table with a
+unique message_id index (no validation beyond types, no rollups). Everything stops by itself.
+
+    python benchmarks/http_ingest.py [--clients 8] [--batches 400] [--batch-size 500] [--seconds 60]
+                                     [--postgres postgresql://postgres@127.0.0.1:5432/postgres] [--no-naive]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+from pydantic import BaseModel
+
+FEATURES = [f"feature_{n:02d}" for n in range(14)]
+HERE = Path(__file__).resolve()
+
+
+def make_batches(count: int, size: int, seed: int, accounts: int = 1_000) -> list[bytes]:
+    """Live telemetry: recent events in sessions (one user, one feature, ~8 events), each with properties."""
+    rng = random.Random(seed)
+    moment = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=3)
+    step = dt.timedelta(hours=2) / max(1, count * size)
+    events: list[dict[str, Any]] = []
+    serial = 0
+    while len(events) < count * size:
+        account = rng.randrange(accounts)
+        user, feature = f"acc-{account}-u{rng.randrange(30)}", rng.choice(FEATURES)
+        for _ in range(max(1, int(rng.expovariate(1 / 8)))):
+            serial += 1
+            moment += step
+            events.append(
+                {
+                    "account_id": f"acc-{account}",
+                    "event": feature,
+                    "timestamp": moment.isoformat(timespec="milliseconds") + "Z",
+                    "user_id": user,
+                    "quantity": rng.randrange(1, 5),
+                    "message_id": f"{seed}-{serial:010d}",
+                    "properties": {"plan": "pro", "path": f"/p/{rng.randrange(50)}"},
+                }
+            )
+    return [orjson.dumps(events[start : start + size]) for start in range(0, count * size, size)]
+
+
+# ---------------------------------------------------------------- the naive endpoint (served with --serve-naive)
+
+
+class Event(BaseModel):
+    account_id: str
+    event: str
+    timestamp: dt.datetime
+    user_id: str | None = None
+    quantity: float = 1
+    message_id: str | None = None
+    properties: dict[str, Any] | None = None
+
+
+def naive_app(url: str) -> Any:
+    """A textbook FastAPI endpoint: a pydantic list body and a plain SQLAlchemy insert, one commit per request."""
+    from fastapi import FastAPI
+    from sqlalchemy import JSON, Column, DateTime, Float, Integer, MetaData, String, Table
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    from cs_health.db.engine import make_engine
+
+    metadata = MetaData()
+    table = Table(
+        "naive_event",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("message_id", String(255), unique=True),
+        Column("account_id", String(128), index=True),
+        Column("user_id", String(128)),
+        Column("event", String(200)),
+        Column("timestamp", DateTime),
+        Column("quantity", Float),
+        Column("properties", JSON),
+    )
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    # ON CONFLICT DO NOTHING on the unique message_id: the naive deduplication
+    upsert = (sqlite_insert if engine.dialect.name == "sqlite" else pg_insert)(table).on_conflict_do_nothing()
+    app = FastAPI()
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/events")
+    def post_events(events: list[Event]) -> dict[str, int]:
+        rows = [event.model_dump() for event in events]
+        for row in rows:
+            row["timestamp"] = row["timestamp"].replace(tzinfo=None)
+        with engine.begin() as connection:
+            connection.execute(upsert, rows)
+        return {"accepted": len(rows)}
+
+    return app
+
+
+# ---------------------------------------------------------------- the driver (run with --drive, its own process)
+
+
+async def drive(url: str, path: str, key: str, bodies: list[bytes], clients: int, seconds: float) -> dict[str, Any]:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    counts = {"accepted": 0, "duplicates": 0, "rejected": 0, "errors": 0, "sent": 0}
+    deadline = time.perf_counter() + seconds
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async def client_loop(client: httpx.AsyncClient) -> None:
+        while not queue.empty() and time.perf_counter() < deadline:
+            body = queue.get_nowait()
+            started = time.perf_counter()
+            response = await client.post(path, content=body, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            counts["sent"] += body.count(b'"account_id"')
+            if response.status_code != 200:
+                counts["errors"] += 1
+                continue
+            answer = response.json()
+            for name in ("accepted", "duplicates", "rejected"):
+                counts[name] += answer.get(name, 0)
+
+    async with httpx.AsyncClient(base_url=url, timeout=None, limits=limits) as client:
+        await asyncio.gather(*(client.get("/healthz") for _ in range(clients)))  # open the keep-alive connections
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop(client) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    spread = np.array(latencies) * 1000
+    return {
+        **counts,
+        "seconds": elapsed,
+        "requests": len(latencies),
+        "p50_ms": float(np.percentile(spread, 50)),
+        "p99_ms": float(np.percentile(spread, 99)),
+    }
+
+
+# ---------------------------------------------------------------- the orchestration
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            if process.poll() is not None:
+                raise SystemExit(f"server exited with {process.returncode}: {' '.join(command)}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def run_driver(url: str, path: str, key: str, args: argparse.Namespace) -> dict[str, Any]:
+    command = [sys.executable, str(HERE), "--drive", url, "--path", path, "--key", key]
+    command += ["--clients", str(args.clients), "--batches", str(args.batches), "--batch-size", str(args.batch_size)]
+    command += ["--seconds", str(args.seconds), "--seed", str(args.seed)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def report(label: str, result: dict[str, Any]) -> None:
+    rate = result["accepted"] / result["seconds"] if result["seconds"] else 0.0
+    print(
+        f"{label:<46} {rate:>9,.0f} events/s  p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms  "
+        f"({result['requests']:,} requests, {result['accepted']:,} accepted, {result['duplicates']:,} duplicates, "
+        f"{result['rejected']:,} rejected, {result['errors']:,} failed, {result['seconds']:.1f} s)"
+    )
+
+
+def stored_events(url: str, table: str) -> int:
+    from sqlalchemy import text
+
+    from cs_health.db.engine import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        count = int(connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+    engine.dispose()
+    return count
+
+
+@contextmanager
+def database_url(folder: Path, name: str, postgres: str | None) -> Iterator[str]:
+    if not postgres:
+        yield f"sqlite:///{folder / name}.db"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from cs_health.db.engine import normalise_url
+
+    base = make_url(normalise_url(postgres))
+    database = f"cs_health_bench_{name}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{database}"'))
+    try:
+        yield base.set(database=database).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def benchmark(args: argparse.Namespace, folder: Path, postgres: str | None) -> None:
+    where = "PostgreSQL" if postgres else "SQLite"
+    cli = [str(Path(sys.executable).with_name("cs-health"))]
+    with database_url(folder, "cs_health", postgres) as url:
+        env = {**os.environ, "CS_HEALTH_DATABASE_URL": url, "CS_HEALTH_DATA_DIR": str(folder / "data")}
+        subprocess.run([*cli, "init"], env=env, check=True, capture_output=True)
+        created = subprocess.run(
+            [*cli, "apikey", "create", "--scopes", "ingest", "--name", "benchmark"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        key = created.stdout.strip().splitlines()[-1]
+        port = free_port()
+        with serving([*cli, "serve", "--port", str(port)], env, port) as server:
+            result = run_driver(server, "/api/v1/events", key, args)
+        report(f"cs-health POST /api/v1/events ({where})", result)
+        stored = stored_events(url, "usage_event")
+        print(f"{'':<46} stored {stored:,} events; every accepted event stored: {stored == result['accepted']}")
+    if args.no_naive:
+        return
+    with database_url(folder, "naive", postgres) as url:
+        port = free_port()
+        command = [sys.executable, str(HERE), "--serve-naive", url, "--port", str(port)]
+        with serving(command, dict(os.environ), port) as server:
+            naive = run_driver(server, "/events", "-", args)
+        report(f"naive FastAPI + SQLAlchemy insert ({where})", naive)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=8, help="concurrent keep-alive clients")
+    parser.add_argument("--batches", type=int, default=400, help="batches to post (the run stops after them)")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=60.0, help="stop posting after this long at the latest")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--postgres", help="also run against this PostgreSQL server (a fresh database is made)")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive endpoint")
+    parser.add_argument("--drive", help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--key", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-naive", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_naive:
+        import uvicorn
+
+        uvicorn.run(naive_app(args.serve_naive), host="127.0.0.1", port=args.port, log_level="warning")
+        return
+    if args.drive:
+        bodies = make_batches(args.batches, args.batch_size, args.seed)
+        result = asyncio.run(drive(args.drive, args.path, args.key, bodies, args.clients, args.seconds))
+        print(json.dumps(result))
+        return
+    print(
+        f"{args.clients} clients, {args.batches} batches of {args.batch_size} events "
+        f"(at most {args.seconds:.0f} s), one uvicorn worker per server, loopback"
+    )
+    with tempfile.TemporaryDirectory(prefix="cs-health-http-bench-") as folder:
+        benchmark(args, Path(folder), None)
+        if args.postgres:
+            benchmark(args, Path(folder), args.postgres)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Accounts: the customer base and the per-account view of the API."""

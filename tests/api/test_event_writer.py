@@ -1,0 +1,92 @@
+"""Group commit of concurrent event batches: answers per request as if alone; a failing batch fails alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from cs_health.auth.dependencies import write_transaction
+from cs_health.db.engine import Database
+from cs_health.db.tables import DailyUsage, ImportRun, UsageEvent
+from cs_health.ingestion import endpoints, segment
+from cs_health.ingestion.endpoints import EventWriter, _Job
+
+NOW = dt.datetime.now(dt.UTC)
+AT = (NOW - dt.timedelta(hours=1)).replace(tzinfo=None).isoformat()
+
+
+def event(message_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "account_id": "acc-1",
+        "event": "login",
+        "timestamp": AT,
+        "user_id": "u-1",
+        "message_id": message_id,
+        **fields,
+    }
+
+
+def totals(database: Database) -> tuple[int, int]:
+    with database.sessions() as session:
+        stored = session.scalar(select(func.count()).select_from(UsageEvent)) or 0
+        rolled = session.scalar(select(func.sum(DailyUsage.events))) or 0
+    return stored, rolled
+
+
+def run_group(database: Database, batches: list[list[Any]]) -> list[dict[str, Any]]:
+    with write_transaction(database) as session:
+        results = segment.ingest_event_batches(session, batches, now=NOW, sources=["a", "b", "c"][: len(batches)])
+    return [result.model_dump() for result in results]
+
+
+def test_a_group_without_replays_is_answered_per_batch(database: Database) -> None:
+    results = run_group(database, [[event("m1"), event("m2")], [event("m3"), {"event": "x"}], [event("m4")]])
+    assert [(r["accepted"], r["duplicates"], r["rejected"]) for r in results] == [(2, 0, 0), (1, 0, 1), (1, 0, 0)]
+    assert [(e["index"], e["field"]) for e in results[1]["errors"]] == [(1, "account_id"), (1, "timestamp")]
+    assert totals(database) == (4, 4)
+
+
+def test_replays_in_a_group_count_against_the_batch_that_repeats_them(database: Database) -> None:
+    run_group(database, [[event("old")]])
+    results = run_group(
+        database,
+        [[event("m1"), event("m2")], [event("m2"), event("old"), event("m3"), "junk"], [event("m3"), event("m4")]],
+    )
+    assert [(r["accepted"], r["duplicates"], r["rejected"]) for r in results] == [(2, 0, 0), (1, 2, 1), (1, 1, 0)]
+    assert results[1]["errors"] == [{"index": 3, "field": "event", "reason": "not a JSON object"}]
+    assert totals(database) == (5, 5)  # the savepoint was undone: nothing stored twice, nothing rolled up twice
+    with database.sessions() as session:
+        runs = session.execute(select(ImportRun.source, ImportRun.accepted, ImportRun.duplicates)).all()
+    assert sorted(runs) == [("a", 1, 0), ("a", 2, 0), ("b", 1, 2), ("c", 1, 1)]
+
+
+def test_a_failing_batch_fails_alone(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = segment.ingest_event_batches
+
+    def poisoned(session: Any, batches: list[list[Any]], **kwargs: Any) -> Any:
+        results = original(session, batches, **kwargs)  # written, then the transaction must be undone
+        if any(item.get("poison") for batch in batches for item in batch):
+            raise RuntimeError("poisoned batch")
+        return results
+
+    monkeypatch.setattr(endpoints.segment, "ingest_event_batches", poisoned)
+    jobs = [_Job([event("g1")], "a"), _Job([event("p1", poison=True)], "b"), _Job([event("g2")], "c")]
+    EventWriter()._run(database, jobs)
+    assert [job.result.accepted if job.result else None for job in jobs] == [1, None, 1]
+    assert isinstance(jobs[1].error, RuntimeError)
+    assert totals(database) == (2, 2)
+    with database.sessions() as session:
+        assert set(session.scalars(select(UsageEvent.message_id))) == {"g1", "g2"}
+
+
+def test_the_writer_answers_every_waiting_request(database: Database) -> None:
+    writer = EventWriter(max_group_events=3)
+    for number in range(4):  # queued as if four requests arrived while another was writing
+        writer._pending.append(_Job([event(f"q{number}-{n}") for n in range(2)], f"s{number}"))
+    result = writer.write(database, [event("last")], "s-last")
+    assert result.accepted == 1
+    assert writer._pending == []
+    assert totals(database) == (9, 9)
