@@ -7,12 +7,12 @@ a record that breaks any rule is rejected with its location, field and reason, a
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from cs_health.exceptions import InvalidInput
@@ -141,23 +141,28 @@ def _coerce_tags(values: pd.Series, spec: FieldSpec) -> tuple[pd.Series, list[Ch
     return values.astype(object).map(split), []
 
 
+def canonical_json(value: dict[str, Any]) -> str:
+    """Sorted keys, no spaces, UTF-8: identical properties give identical text (and so identical event keys)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+
 def _coerce_json_object(values: pd.Series, spec: FieldSpec) -> tuple[pd.Series, list[Check]]:
     """Canonical JSON text (sorted keys) or None, so identical properties hash identically."""
 
     def parse(item: Any) -> str | None:
         if item is None or (isinstance(item, float) and np.isnan(item)) or (isinstance(item, str) and not item.strip()):
             return None
-        value = json.loads(item) if isinstance(item, str) else item
+        value = orjson.loads(item) if isinstance(item, str) else item
         if not isinstance(value, dict):
             raise TypeError
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+        return canonical_json(value)
 
     results: list[str | None] = []
     bad = np.zeros(len(values), dtype=bool)
     for position, item in enumerate(values.astype(object)):
         try:
             results.append(parse(item))
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, orjson.JSONDecodeError):
             results.append(None)
             bad[position] = True
     return pd.Series(results, index=values.index, dtype=object), [
@@ -289,9 +294,9 @@ def _merge_extras(properties: pd.Series, extras: pd.DataFrame) -> pd.Series:
     """Unknown event columns are kept as properties, so nothing a customer sends is silently lost."""
     merged: list[str | None] = []
     for existing, row in zip(properties, extras.to_dict("records"), strict=True):
-        values = json.loads(existing) if existing else {}
+        values = orjson.loads(existing) if existing else {}
         values.update({key: _plain(item) for key, item in row.items() if not _is_blank(item)})
-        merged.append(json.dumps(values, sort_keys=True, separators=(",", ":"), default=str) if values else None)
+        merged.append(canonical_json(values) if values else None)
     return pd.Series(merged, index=properties.index, dtype=object)
 
 
