@@ -45,6 +45,21 @@ class Settings(BaseSettings):
     KEY_FEATURES: dict[str, list[str]] = Field(default_factory=dict)
     MAX_REQUEST_BYTES: int = Field(default=5 * 1024 * 1024, ge=1_024)
     MAX_EVENTS_PER_REQUEST: int = Field(default=5_000, ge=1)
+    ALERT_RULES_FILE: Path | None = None  # the user's alert rules (TOML); the defaults when unset
+    ALERT_TEAM_EMAIL: str | None = None  # the "team" recipient of alert rules
+    ALERT_MAIL_MAX_AGE_DAYS: int = Field(default=3, ge=0)  # older as-of dates (backfills) record alerts, mail none
+    SMTP_TIMEOUT_SECONDS: float = Field(default=30.0, gt=0)
+    OUTBOX_MAX_ATTEMPTS: int = Field(default=10, ge=1)  # then the message is marked failed (kept, never deleted)
+    OUTBOX_BACKOFF_SECONDS: int = Field(default=60, ge=1)  # first retry delay, doubled per attempt
+    OUTBOX_BACKOFF_MAX_SECONDS: int = Field(default=6 * 3600, ge=1)
+    OUTBOX_CLAIM_SECONDS: int = Field(default=600, ge=1)  # a claimed message not marked by then is retried
+    NIGHTLY_RUN_AT: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # local time, HH:MM
+    TIMEZONE: str = "UTC"  # of NIGHTLY_RUN_AT and of the nightly as-of date
+    SCHEDULER_MISFIRE_GRACE_SECONDS: int = Field(default=3600, ge=1)
+    SECRET_KEY: str | None = None  # signs dashboard session cookies; generated under DATA_DIR on first use if unset
+    SESSION_HOURS: int = Field(default=12, ge=1)
+    LOGIN_MAX_FAILURES: int = Field(default=5, ge=1)  # failed logins per e-mail before a lockout
+    LOGIN_LOCKOUT_SECONDS: int = Field(default=300, ge=0)
 
     @property
     def reports_dir(self) -> Path:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 def read_frame(session: Session, statement: Select[Any], datetimes: Iterable[str] = ()) -> pd.DataFrame:
     """The rows of `statement` as a frame; `datetimes` columns become datetime64 (SQLite keeps them as text)."""
     connection = session.connection()
-    compiled = statement.compile(dialect=connection.dialect)
+    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     parameters = compiled.params
     if connection.dialect.paramstyle == "qmark":
         parameters = tuple(parameters[name] for name in compiled.positiontup or ())
