@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 
+import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cs_health.db.frames import read_frame
 from cs_health.db.tables import Account, Contact, Subscription
 
 _CHUNK = 10_000
@@ -50,3 +53,29 @@ def contact_accounts(session: Session, user_ids: Iterable[str]) -> dict[str, str
         rows = session.execute(select(Contact.user_id, Contact.account_id).where(Contact.user_id.in_(chunk)))
         found.update({user_id: account_id for user_id, account_id in rows})
     return found
+
+
+def accounts_frame(session: Session) -> pd.DataFrame:
+    """Every account's segment, plan, creation time and tags, in one query (the analytics' `accounts` frame)."""
+    frame = read_frame(
+        session,
+        select(Account.account_id, Account.segment, Account.plan, Account.created_at, Account.tags),
+        datetimes=["created_at"],
+    )
+    frame["tags"] = frame["tags"].map(lambda tags: json.loads(tags) if isinstance(tags, str) else tags)
+    return frame
+
+
+def subscriptions_frame(session: Session) -> pd.DataFrame:
+    """Every subscription term in one query (the analytics' `subscriptions` frame)."""
+    statement = select(
+        Subscription.account_id,
+        Subscription.start_date,
+        Subscription.end_date,
+        Subscription.mrr,
+        Subscription.arr,
+        Subscription.seats,
+        Subscription.plan,
+        Subscription.status,
+    )
+    return read_frame(session, statement, datetimes=["start_date", "end_date"])

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from cs_health.accounts.repository import accounts_frame, subscriptions_frame
 from cs_health.db.frames import read_frame
 from cs_health.db.tables import (
-    Account,
     Contact,
     DailyUsage,
     HealthOverride,
     HealthScore,
     NpsResponse,
-    Subscription,
     Ticket,
     Touchpoint,
     UserDailyUsage,
@@ -56,31 +54,11 @@ def load_portfolio(session: Session, as_of: dt.date, history_days: int = USAGE_H
         .group_by(UserDailyUsage.account_id, UserDailyUsage.user_id, UserDailyUsage.day),
         datetimes=["day"],
     )
-    accounts = read_frame(
-        session,
-        select(Account.account_id, Account.segment, Account.plan, Account.created_at, Account.tags),
-        datetimes=["created_at"],
-    )
-    accounts["tags"] = accounts["tags"].map(lambda tags: json.loads(tags) if isinstance(tags, str) else tags)
-    subscriptions = read_frame(
-        session,
-        select(
-            Subscription.account_id,
-            Subscription.start_date,
-            Subscription.end_date,
-            Subscription.mrr,
-            Subscription.arr,
-            Subscription.seats,
-            Subscription.plan,
-            Subscription.status,
-        ),
-        datetimes=["start_date", "end_date"],
-    )
     return PortfolioData(
         daily_usage=daily_usage,
         user_activity=user_activity,
-        accounts=accounts,
-        subscriptions=subscriptions,
+        accounts=accounts_frame(session),
+        subscriptions=subscriptions_frame(session),
         contacts=read_frame(session, select(Contact.user_id, Contact.account_id, Contact.role)),
         tickets=read_frame(
             session,

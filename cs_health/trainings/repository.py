@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from cs_health.db.frames import read_frame
@@ -15,7 +15,6 @@ from cs_health.db.tables import (
     Account,
     DailyUsage,
     HealthScore,
-    Subscription,
     Training,
     TrainingSuggestion,
     UserDailyUsage,
@@ -43,33 +42,13 @@ def user_feature_usage(session: Session, since: dt.date, until: dt.date) -> pd.D
 
 
 def daily_feature_usage(session: Session, since: dt.date, until: dt.date, events: Iterable[str]) -> pd.DataFrame:
-    """account_id, day, event, users of the given features over [since, until) (ORs, not IN: read_frame runs
-    the statement on the driver, which cannot expand an IN list)."""
+    """account_id, day, event, users of the given features over [since, until)."""
     statement = select(DailyUsage.account_id, DailyUsage.day, DailyUsage.event, DailyUsage.users).where(
         DailyUsage.day >= since,
         DailyUsage.day < until,
-        or_(*(DailyUsage.event == name for name in sorted(set(events)))),
+        DailyUsage.event.in_(sorted(set(events))),
     )
     return read_frame(session, statement, datetimes=["day"])
-
-
-def accounts(session: Session) -> pd.DataFrame:
-    statement = select(Account.account_id, Account.segment, Account.plan, Account.created_at)
-    return read_frame(session, statement, datetimes=["created_at"])
-
-
-def subscriptions(session: Session) -> pd.DataFrame:
-    statement = select(
-        Subscription.account_id,
-        Subscription.start_date,
-        Subscription.end_date,
-        Subscription.mrr,
-        Subscription.arr,
-        Subscription.seats,
-        Subscription.plan,
-        Subscription.status,
-    )
-    return read_frame(session, statement, datetimes=["start_date", "end_date"])
 
 
 def bands(session: Session, as_of: dt.date) -> pd.Series:

@@ -23,6 +23,7 @@ from alerts.trainings import (
     suggest_trainings,
 )
 from alerts.trainings import training_effects as measure_effects
+from cs_health.accounts.repository import accounts_frame, subscriptions_frame
 from cs_health.db.tables import Training
 from cs_health.exceptions import Conflict, NotFound
 from cs_health.trainings import repository
@@ -78,8 +79,8 @@ def run_trainings(
         PortfolioData(
             daily_usage=DAILY_USAGE.empty(),
             user_activity=USER_ACTIVITY.empty(),
-            accounts=repository.accounts(session),
-            subscriptions=repository.subscriptions(session),
+            accounts=accounts_frame(session),
+            subscriptions=subscriptions_frame(session),
         ),
         as_of,
     )  # only segment, plan, seats and tenure are read: the usage frames are empty on purpose
@@ -178,7 +179,7 @@ def training_effects(session: Session, as_of: dt.date, config: TrainingConfig | 
         usage = repository.daily_feature_usage(
             session, first.date() - dt.timedelta(days=config.effect_days), as_of, taught
         )
-    accounts = repository.accounts(session)
+    accounts = accounts_frame(session)
     effects = measure_effects(history, usage, accounts, _catalogue_frame(entries), as_of, config)
     titles = {entry.training_id: entry.title for entry in entries}
     return TrainingEffects(
