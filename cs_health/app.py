@@ -15,6 +15,7 @@ from cs_health.exceptions import CSHealthError
 from cs_health.health.endpoints import router as health_router
 from cs_health.ingestion.endpoints import router as ingestion_router
 from cs_health.ingestion.endpoints import segment_router
+from cs_health.renewals.endpoints import router as alerts_router
 from cs_health.status.service import status
 from cs_health.trainings.endpoints import router as trainings_router
 from cs_health.web.templates import render
@@ -63,6 +64,7 @@ def create_app() -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(health_router)
     app.include_router(trainings_router)
+    app.include_router(alerts_router)
     app.include_router(segment_router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -300,14 +300,31 @@ def report(
 @plain_errors
 def scheduler() -> None:
     """The one scheduler process (nightly run, outbox, monthly reports)."""
-    awaits("the scheduler (issue: alerts, outbox and the scheduler process)")
+    from cs_health.scheduler import run_scheduler
+
+    run_scheduler(open_database(), get_settings(), lambda line: out.print(line, markup=False, highlight=False))
 
 
 @outbox_app.command("send")
 @plain_errors
 def outbox_send() -> None:
     """Deliver pending e-mail now."""
-    awaits("e-mail delivery (issue: alerts, outbox and the scheduler process)")
+    from cs_health.renewals.jobs import BATCH, DeliverySummary, deliver_outbox
+
+    settings = get_settings()
+    database = open_database()
+    total = DeliverySummary()
+    while True:
+        batch = deliver_outbox(database, settings, now=now())
+        total.sent, total.written = total.sent + batch.sent, total.written + batch.written
+        total.retrying, total.failed = total.retrying + batch.retrying, total.failed + batch.failed
+        total.directory = batch.directory
+        if batch.attempted < BATCH:
+            break
+    line = f"outbox: {total.sent:,} sent, {total.retrying:,} failed (will retry), {total.failed:,} failed for good"
+    if total.directory is not None:
+        line += f", {total.written:,} written to files in {total.directory} (no SMTP_HOST set)"
+    out.print(line, markup=False, highlight=False)
 
 
 @apikey_app.command("create")

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     SESSION_HOURS: int = Field(default=12, ge=1)
     LOGIN_MAX_FAILURES: int = Field(default=5, ge=1)  # failed logins per e-mail before a lockout
     LOGIN_LOCKOUT_SECONDS: int = Field(default=300, ge=0)
+    REPORTS_DAY_OF_MONTH: int = Field(default=2, ge=1, le=28)  # the monthly reports of last month go out that day
+    REPORT_RECIPIENT_ROLES: list[str] = Field(default_factory=list)  # contact roles sent the client copy (champion)
 
     @property
     def reports_dir(self) -> Path:

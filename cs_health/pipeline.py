@@ -15,6 +15,7 @@ from cs_health.config import Settings
 from cs_health.db.engine import Database
 from cs_health.db.tables import PipelineRun
 from cs_health.health.service import HealthRunSummary, run_health, scorecard_from
+from cs_health.renewals.service import AlertRunSummary, run_alerts
 from cs_health.trainings.service import TrainingRunSummary, run_trainings
 
 
@@ -24,6 +25,7 @@ class RunReport:
     seconds: dict[str, float] = field(default_factory=dict)
     health: HealthRunSummary | None = None
     trainings: TrainingRunSummary | None = None
+    alerts: AlertRunSummary | None = None
 
 
 def _now() -> dt.datetime:
@@ -49,6 +51,9 @@ def run_pipeline(database: Database, settings: Settings, as_of: dt.date) -> RunR
             clock = time.perf_counter()
             report.trainings = run_trainings(session, as_of, _now(), key_features=settings.KEY_FEATURES)
             report.seconds["trainings"] = round(time.perf_counter() - clock, 3)
+            clock = time.perf_counter()
+            report.alerts = run_alerts(session, as_of, settings=settings, now=_now())
+            report.seconds["alerts"] = round(time.perf_counter() - clock, 3)
     except Exception as error:
         _finish(database, run_id, "failed", report, error=f"{type(error).__name__}: {error}")
         raise

@@ -35,8 +35,6 @@ def test_help_lists_the_whole_contract(cli: CliInvoker):
     [
         ["train"],
         ["report", "acc-1", "--period", "2026-10", "--out", "r.html"],
-        ["scheduler"],
-        ["outbox", "send"],
         ["user", "create", "ana@cs.example", "--role", "csm"],
     ],
 )

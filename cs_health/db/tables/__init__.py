@@ -2,7 +2,7 @@
 
 from cs_health.db.base import Base
 from cs_health.db.tables.accounts import Account, Contact, Subscription
-from cs_health.db.tables.alerts import Alert, OutboxMessage
+from cs_health.db.tables.alerts import Alert, OutboxMessage, SchedulerJob, SchedulerLease
 from cs_health.db.tables.engagement import NpsResponse, Ticket, Touchpoint
 from cs_health.db.tables.operations import ApiKey, DashboardUser, ImportRun, PipelineRun, Report
 from cs_health.db.tables.results import (
@@ -33,6 +33,8 @@ __all__ = [
     "OutboxMessage",
     "PipelineRun",
     "Report",
+    "SchedulerJob",
+    "SchedulerLease",
     "Subscription",
     "Ticket",
     "Touchpoint",

@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cs_health.db.base import Base
 
 
 class Alert(Base):
+    """One alert per dedup key while unresolved; `notified_on`/`notified_severity` drive cooldown and escalation."""
+
     __tablename__ = "alert"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -32,6 +34,8 @@ class Alert(Base):
     snoozed_until: Mapped[dt.date | None] = mapped_column(Date)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(320))
+    notified_on: Mapped[dt.date | None] = mapped_column(Date)
+    notified_severity: Mapped[str | None] = mapped_column(String(16))
 
 
 class OutboxMessage(Base):
@@ -54,3 +58,24 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id"))
+
+
+class SchedulerLease(Base):
+    """Who may run a scheduled job right now: two scheduler processes never run the same job at once."""
+
+    __tablename__ = "scheduler_lease"
+
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class SchedulerJob(Base):
+    """APScheduler's own job store table, declared here (same shape as its `SQLAlchemyJobStore` creates) so the
+    migrations create it and the schema check knows it; only APScheduler reads and writes it."""
+
+    __tablename__ = "apscheduler_jobs"
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True)
+    job_state: Mapped[bytes] = mapped_column(LargeBinary)
