@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 
 from cs_health import __version__
 from cs_health.accounts.endpoints import router as accounts_router
+from cs_health.churn.endpoints import router as churn_router
 from cs_health.config import get_settings
 from cs_health.db.engine import database_for
 from cs_health.exceptions import CSHealthError
@@ -65,6 +66,7 @@ def create_app() -> FastAPI:
     app.include_router(health_router)
     app.include_router(trainings_router)
     app.include_router(alerts_router)
+    app.include_router(churn_router)
     app.include_router(segment_router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -263,7 +263,61 @@ def run(as_of: AsOf = None) -> None:
 @plain_errors
 def train(as_of: AsOf = None) -> None:
     """(Re)train the churn model on history before DATE; prints the backtest."""
-    awaits("the churn model (issue: churn forecast)")
+    from cs_health.churn.service import train as train_model
+    from cs_health.health.service import scorecard_from
+
+    settings = get_settings()
+    day = parse_as_of(as_of)
+    with open_database().transaction() as session:
+        result = train_model(
+            session, day, settings=settings, scorecard=scorecard_from(settings.SCORECARD_FILE), now=now()
+        )
+        version, document, notes = result.record.version, result.record.backtest, result.notes
+    out.print(f"trained {version} on the history before {day}", markup=False, highlight=False)
+    for note in notes:
+        out.print(f"note: {note}", markup=False, highlight=False)
+    print_backtest(document)
+
+
+def _figure(row: dict[str, Any], name: str, digits: int) -> str:
+    value = row.get(name)
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def print_backtest(document: dict[str, Any]) -> None:
+    """The backtest as a plain table: what the model adds over the health score and days to renewal alone."""
+    from models import backtest as metrics
+
+    rows = document.get("metrics", [])
+    if not rows:
+        out.print("no backtest: too little history after the training cut", markup=False)
+        return
+    window = document.get("window", {})
+    out.print(
+        f"backtest: trained as of {window.get('train_as_of')}, tested on {len(window.get('test_dates', []))} "
+        f"observation dates up to {window.get('as_of')}",
+        markup=False,
+        highlight=False,
+    )
+    header = f"{'horizon':>8} {'scorer':<16} {'ROC AUC':>8} {'lift@10%':>9} {'Brier':>7} {'ECE':>6}"
+    out.print(f"{header} {'churns':>7} {'rows':>6}", markup=False, highlight=False)
+    for row in rows:
+        out.print(
+            f"{str(row['horizon_days']) + 'd':>8} {row['scorer']:<16} {_figure(row, metrics.AUC, 3):>8} "
+            f"{_figure(row, metrics.LIFT, 2):>9} {_figure(row, metrics.BRIER, 4):>7} {_figure(row, metrics.ECE, 3):>6} "
+            f"{int(row.get(metrics.POSITIVES) or 0):>7} {int(row.get(metrics.COUNT) or 0):>6}",
+            markup=False,
+            highlight=False,
+        )
+    for name, table in document.get("calibration", {}).items():
+        if not name.endswith("churn_model"):
+            continue
+        cells = ", ".join(
+            f"{bin_[metrics.MEAN_PREDICTED]:.2f}->{bin_[metrics.OBSERVED]:.2f} (n={int(bin_[metrics.COUNT])})"
+            for bin_ in table
+            if bin_.get(metrics.COUNT) and bin_.get(metrics.OBSERVED) is not None
+        )
+        out.print(f"calibration {name} (predicted -> observed): {cells}", markup=False, highlight=False)
 
 
 @export_app.command("scores")

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     BASE_URL: str = "http://127.0.0.1:8000"
     DASK_ADDRESS: str | None = None
     SCORECARD_FILE: Path | None = None
+    FORECAST_PROPHET: bool = True  # refine at-risk and anomalous accounts' forecasts with Prophet
+    FORECAST_JOBS: int = Field(default=2, ge=1)  # processes for Prophet fits (a Dask cluster when DASK_ADDRESS)
+    CHURN_RETRAIN_DAYS: int = Field(default=30, ge=1)  # the nightly run retrains a churn model older than this
     KEY_FEATURES: dict[str, list[str]] = Field(default_factory=dict)
     MAX_REQUEST_BYTES: int = Field(default=5 * 1024 * 1024, ge=1_024)
     MAX_EVENTS_PER_REQUEST: int = Field(default=5_000, ge=1)

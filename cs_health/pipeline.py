@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from cs_health.churn.service import ChurnRunSummary, run_churn
 from cs_health.config import Settings
 from cs_health.db.engine import Database
 from cs_health.db.tables import PipelineRun
+from cs_health.exceptions import CSHealthError
 from cs_health.health.service import HealthRunSummary, run_health, scorecard_from
 from cs_health.renewals.service import AlertRunSummary, run_alerts
 from cs_health.trainings.service import TrainingRunSummary, run_trainings
+
+HEALTH, TRAININGS, CHURN, ALERTS = "health", "trainings", "forecast+churn", "alerts"
+STAGES = (HEALTH, TRAININGS, CHURN, ALERTS)  # alerts read the churn forecast, so they run last
 
 
 @dataclass
@@ -26,14 +32,32 @@ class RunReport:
     health: HealthRunSummary | None = None
     trainings: TrainingRunSummary | None = None
     alerts: AlertRunSummary | None = None
+    churn: ChurnRunSummary | None = None
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def run_pipeline(database: Database, settings: Settings, as_of: dt.date) -> RunReport:
-    """Runs the stages for `as_of` and records the run (succeeded or failed, with each stage's seconds)."""
+def dask_client(settings: Settings) -> Any:
+    """A client of the Dask cluster at CS_HEALTH_DASK_ADDRESS (forecast fits fan out there), else None."""
+    if not settings.DASK_ADDRESS:
+        return None
+    try:
+        from dask.distributed import Client
+    except ImportError as error:
+        raise CSHealthError(
+            "CS_HEALTH_DASK_ADDRESS is set but dask is not installed: pip install 'cs-health[dask]'"
+        ) from error
+    return Client(settings.DASK_ADDRESS)
+
+
+def run_pipeline(database: Database, settings: Settings, as_of: dt.date, stages: Collection[str] = STAGES) -> RunReport:
+    """Runs `stages` (default all, in their fixed order) for `as_of` in one transaction, and records the run
+    (succeeded or failed, with each stage's seconds) in a separate one so a failure stays visible."""
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown pipeline stage(s): {', '.join(sorted(unknown))}")
     with database.transaction() as session:
         record = PipelineRun(kind="run", as_of=as_of, status="running", started_at=_now(), stats={})
         session.add(record)
@@ -43,17 +67,22 @@ def run_pipeline(database: Database, settings: Settings, as_of: dt.date) -> RunR
     try:
         scorecard = scorecard_from(settings.SCORECARD_FILE)
         with database.transaction() as session:
-            clock = time.perf_counter()
-            report.health = run_health(
-                session, as_of, scorecard=scorecard, key_features=settings.KEY_FEATURES, computed_at=_now()
-            )
-            report.seconds["health"] = round(time.perf_counter() - clock, 3)
-            clock = time.perf_counter()
-            report.trainings = run_trainings(session, as_of, _now(), key_features=settings.KEY_FEATURES)
-            report.seconds["trainings"] = round(time.perf_counter() - clock, 3)
-            clock = time.perf_counter()
-            report.alerts = run_alerts(session, as_of, settings=settings, now=_now())
-            report.seconds["alerts"] = round(time.perf_counter() - clock, 3)
+            for stage in (name for name in STAGES if name in stages):
+                clock = time.perf_counter()
+                if stage == HEALTH:
+                    report.health = run_health(
+                        session, as_of, scorecard=scorecard, key_features=settings.KEY_FEATURES, computed_at=_now()
+                    )
+                elif stage == TRAININGS:
+                    report.trainings = run_trainings(session, as_of, _now(), key_features=settings.KEY_FEATURES)
+                elif stage == CHURN:
+                    client = dask_client(settings)
+                    report.churn = run_churn(
+                        session, as_of, settings=settings, scorecard=scorecard, now=_now(), client=client
+                    )
+                else:
+                    report.alerts = run_alerts(session, as_of, settings=settings, now=_now())
+                report.seconds[stage] = round(time.perf_counter() - clock, 3)
     except Exception as error:
         _finish(database, run_id, "failed", report, error=f"{type(error).__name__}: {error}")
         raise
@@ -65,6 +94,16 @@ def _finish(database: Database, run_id: int, status: str, report: RunReport, err
     stats: dict[str, Any] = {"seconds": report.seconds}
     if report.health:
         stats["health"] = {"accounts": report.health.accounts, "bands": report.health.bands}
+    if report.churn:
+        stats["churn"] = {
+            "accounts": report.churn.accounts,
+            "prophet_fits": report.churn.prophet_fits,
+            "model": report.churn.model_version,
+            "trained": report.churn.trained,
+            "arr_at_risk_90d": report.churn.arr_at_risk_90d,
+        }
+    if report.alerts:
+        stats["alerts"] = {key: value for key, value in vars(report.alerts).items() if isinstance(value, int)}
     with database.transaction() as session:
         record = session.get_one(PipelineRun, run_id)
         record.status, record.finished_at, record.stats, record.error = status, _now(), stats, error

@@ -3,17 +3,22 @@ CS_HEALTH_TEST_DATABASE_URL names one) and the CLI run in-process against it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
+from cs_health.app import create_app
+from cs_health.auth import service as keys
+from cs_health.auth.schemas import Scope
 from cs_health.cli import app
 from cs_health.config import get_settings
 from cs_health.db.engine import Database, database_for, make_database, normalise_url
@@ -82,6 +87,8 @@ def database_url(
         url = f"sqlite:///{path}"
     monkeypatch.setenv("CS_HEALTH_DATABASE_URL", url)
     monkeypatch.setenv("CS_HEALTH_DATA_DIR", str(tmp_path / "data"))
+    # Prophet fits are exercised by tests/models and tests/churn; elsewhere the vectorised forecast keeps runs quick.
+    monkeypatch.setenv("CS_HEALTH_FORECAST_PROPHET", "false")
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     yield url
@@ -106,6 +113,39 @@ def dialect(database: Database) -> str:
 @pytest.fixture
 def cli(database_url: str) -> CliInvoker:
     return CliInvoker()
+
+
+KeyMaker = Callable[..., str]
+NOW = dt.datetime.now(dt.UTC)
+
+
+@pytest.fixture
+def make_key(database: Database) -> KeyMaker:
+    """`make_key("ingest", expires_days=1)` -> a usable API key string."""
+
+    def make(*scopes: str, expires_days: int | None = None, created_at: dt.datetime = NOW) -> str:
+        wanted = [Scope(scope) for scope in scopes]
+        with database.transaction() as session:
+            created = keys.create(session, wanted, now=created_at, expires_days=expires_days)
+        return created.key
+
+    return make
+
+
+@pytest.fixture
+def ingest_key(make_key: KeyMaker) -> str:
+    return make_key("ingest")
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    """The real app, in-process, against this test's database."""
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 class CliInvoker:

@@ -33,7 +33,6 @@ def test_help_lists_the_whole_contract(cli: CliInvoker):
 @pytest.mark.parametrize(
     "arguments",
     [
-        ["train"],
         ["report", "acc-1", "--period", "2026-10", "--out", "r.html"],
         ["user", "create", "ana@cs.example", "--role", "csm"],
     ],

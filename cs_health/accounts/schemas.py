@@ -6,6 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
+from cs_health.churn.schemas import ChurnView
 from cs_health.health.schemas import HealthView
 
 
@@ -42,6 +43,9 @@ class AccountView(BaseModel):
     users: int = Field(description="known end users (contacts) of the account")
     subscription: SubscriptionView | None
     freshness: Freshness
+    churn: ChurnView | None = Field(
+        default=None, description="the newest churn forecast with its drivers, or null before the first run"
+    )
     health: HealthView | None = Field(
         default=None, description="the newest health score with its why, or null before the first `cs-health run`"
     )

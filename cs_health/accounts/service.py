@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from cs_health.accounts import repository
 from cs_health.accounts.schemas import AccountView, Freshness, SubscriptionView
+from cs_health.churn.service import churn_view
 from cs_health.exceptions import NotFound
 from cs_health.health.service import health_view
 
@@ -31,4 +32,5 @@ def view(session: Session, account_id: str, *, today: dt.date) -> AccountView:
         subscription=SubscriptionView.model_validate(term, from_attributes=True) if term else None,
         freshness=Freshness(last_event_at=account.last_event_at, last_received_at=account.last_received_at),
         health=health_view(session, account_id, today),
+        churn=churn_view(session, account_id),
     )

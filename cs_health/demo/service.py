@@ -23,7 +23,7 @@ from cs_health.demo import repository
 from cs_health.demo.generator import generate_portfolio, write_portfolio
 from cs_health.exceptions import Conflict
 from cs_health.ingestion.service import import_file
-from cs_health.pipeline import run_pipeline
+from cs_health.pipeline import HEALTH, STAGES, run_pipeline
 
 ProgressFactory = Callable[[str], AbstractContextManager[Callable[[int, int], None]]]
 
@@ -103,10 +103,12 @@ def run_demo(
     history = history_dates(today)
     with progress("running the pipeline") as update:
         for done, day in enumerate(history, start=1):
-            run_pipeline(database, settings, day)
+            run_pipeline(database, settings, day, STAGES if day == today else (HEALTH,))
             update(done, len(history))
     timings.stages["pipeline"] = time.perf_counter() - clock
-    console.print(f"ran the pipeline for {len(history)} dates up to {today} (score history for the dashboard)")
+    console.print(
+        f"ran the pipeline for {today} and scored {len(history) - 1} earlier dates (history for trends and charts)"
+    )
 
     with database.transaction() as session:
         session.add(

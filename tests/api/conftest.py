@@ -6,47 +6,14 @@ import datetime as dt
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import uvicorn
-from fastapi.testclient import TestClient
 
 from cs_health.app import create_app
-from cs_health.auth import service as keys
-from cs_health.auth.schemas import Scope
-from cs_health.db.engine import Database
 
-KeyMaker = Callable[..., str]
 NOW = dt.datetime.now(dt.UTC)
-
-
-@pytest.fixture
-def make_key(database: Database) -> KeyMaker:
-    """`make_key("ingest", expires_days=1)` -> a usable key string."""
-
-    def make(*scopes: str, expires_days: int | None = None, created_at: dt.datetime = NOW) -> str:
-        wanted = [Scope(scope) for scope in scopes]
-        with database.transaction() as session:
-            created = keys.create(session, wanted, now=created_at, expires_days=expires_days)
-        return created.key
-
-    return make
-
-
-@pytest.fixture
-def ingest_key(make_key: KeyMaker) -> str:
-    return make_key("ingest")
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
-        yield test_client
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from cs_health.db.engine import Database
 from cs_health.db.tables import Account, Contact, Subscription
-from tests.api.conftest import KeyMaker, bearer
+from tests.conftest import KeyMaker, bearer
 
 TODAY = dt.datetime.now(dt.UTC).date()
 

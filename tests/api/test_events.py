@@ -17,8 +17,7 @@ from cs_health.config import get_settings
 from cs_health.db.engine import Database
 from cs_health.db.tables import Account, DailyUsage, ImportRun, UsageEvent
 from cs_health.ingestion import service as ingestion_service
-from tests.api.conftest import KeyMaker, bearer
-from tests.conftest import CliInvoker
+from tests.conftest import CliInvoker, KeyMaker, bearer
 from tests.factories import write_records
 
 URL = "/api/v1/events"

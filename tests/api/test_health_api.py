@@ -10,8 +10,7 @@ from sqlalchemy import select
 
 from cs_health.db.engine import Database
 from cs_health.db.tables import HealthScore
-from tests.api.conftest import KeyMaker, bearer
-from tests.conftest import CliInvoker
+from tests.conftest import CliInvoker, KeyMaker, bearer
 
 TODAY = dt.datetime.now(dt.UTC).date()
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from cs_health.db.engine import Database
 from cs_health.db.tables import Account, Contact, UsageEvent
-from tests.api.conftest import KeyMaker
+from tests.conftest import KeyMaker
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 

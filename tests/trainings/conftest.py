@@ -7,8 +7,7 @@ import datetime as dt
 import pytest
 
 from cs_health.db.engine import Database
-from tests.api.conftest import KeyMaker, bearer, client, make_key  # noqa: F401  (shared API fixtures)
-from tests.conftest import CliInvoker
+from tests.conftest import CliInvoker, KeyMaker, bearer  # noqa: F401  (re-exported for the trainings tests)
 
 TODAY = dt.datetime.now(dt.UTC).date()
 

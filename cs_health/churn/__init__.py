@@ -1,0 +1,1 @@
+"""Usage forecasts and churn predictions in the shell: train, predict, store, and serve portfolio figures."""
