@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 
 from cs_health import __version__
 from cs_health.accounts.endpoints import router as accounts_router
 from cs_health.churn.endpoints import router as churn_router
 from cs_health.config import get_settings
+from cs_health.dashboard.endpoints import router as dashboard_router
 from cs_health.db.engine import database_for
 from cs_health.exceptions import CSHealthError
 from cs_health.health.endpoints import router as health_router
 from cs_health.ingestion.endpoints import router as ingestion_router
 from cs_health.ingestion.endpoints import segment_router
+from cs_health.qbr.endpoints import router as reports_router
 from cs_health.renewals.endpoints import router as alerts_router
 from cs_health.status.service import status
 from cs_health.trainings.endpoints import router as trainings_router
@@ -67,14 +69,22 @@ def create_app() -> FastAPI:
     app.include_router(trainings_router)
     app.include_router(alerts_router)
     app.include_router(churn_router)
+    app.include_router(reports_router)
+    app.include_router(dashboard_router)
     app.include_router(segment_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> HTMLResponse:
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        """The dashboard is the front door (it asks for a login first)."""
+        return RedirectResponse("/portfolio", status_code=303)
+
+    @app.get("/about", response_class=HTMLResponse, include_in_schema=False)
+    def about() -> HTMLResponse:
+        """What is loaded and how fresh it is, without logging in (counts only, no customer data)."""
         import datetime as dt
 
         database = database_for(get_settings().DATABASE_URL)

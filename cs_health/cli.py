@@ -1,7 +1,6 @@
 """The `cs-health` command line: the public contract of DESIGN section 5.
 
-Commands whose capability a later piece of work builds are listed (so scripts can rely on the names) and
-say in one line what they await, exiting with status 3.
+Exit status: 0 done, 1 an error (named in one plain line), 2 rejected input (a bad file, record or flag).
 """
 
 from __future__ import annotations
@@ -23,13 +22,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cs_health.config import get_settings
 from cs_health.db.engine import Database, database_for
 from cs_health.db.migrate import ensure_ready, upgrade
-from cs_health.exceptions import AwaitsCapability, CSHealthError, InvalidInput
+from cs_health.exceptions import CSHealthError, InvalidInput
 from cs_health.ingestion.rejects import describe
 from cs_health.ingestion.service import ImportSummary, import_file
 from cs_health.status.service import status as status_report
 
 EXIT_REJECTED = 2
-EXIT_AWAITS = 3
 
 app = typer.Typer(
     help="cs-health: customer-success health monitoring for SaaS.",
@@ -70,9 +68,6 @@ def plain_errors(command: Callable[P, R]) -> Callable[P, R]:
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except AwaitsCapability as error:
-            err.print(error.message, markup=False)
-            raise typer.Exit(EXIT_AWAITS) from error
         except InvalidInput as error:
             err.print(f"error: {error.message}", markup=False)
             raise typer.Exit(EXIT_REJECTED) from error
@@ -112,10 +107,6 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
             progress.update(task, completed=done, total=total)
 
         yield update
-
-
-def awaits(capability: str) -> None:
-    raise AwaitsCapability(f"cs-health: this command awaits {capability}; it is not available in this version.")
 
 
 @app.command()
@@ -214,7 +205,7 @@ def serve_app(host: str, port: int) -> None:
 
     from cs_health.app import create_app
 
-    out.print(f"serving on http://{host}:{port}  (Ctrl+C to stop)", markup=False, highlight=False)
+    out.print(f"serving the dashboard on http://{host}:{port}/  (Ctrl+C to stop)", markup=False, highlight=False)
     uvicorn.run(create_app(), host=host, port=port, log_level="warning")
 
 
@@ -347,7 +338,25 @@ def report(
     audience: Annotated[str, typer.Option(help="client (no risk figures) or internal.")] = "client",
 ) -> None:
     """Generate a monthly client report or QBR."""
-    awaits("client reports (issue: QBR and monthly client reports)")
+    from cs_health.qbr import service as reports
+
+    request = reports.parse_request(period, kind, audience, format)
+    settings = get_settings()
+    moment = now()
+    with open_database().transaction() as session:
+        generated = reports.generate(
+            session,
+            account_id,
+            request,
+            reports_dir=settings.reports_dir,
+            today=moment.date(),
+            now=moment,
+            key_features=settings.KEY_FEATURES,
+        )
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_bytes(generated.content)
+    line = f"wrote {out_file} ({len(generated.content):,} bytes; archived as {generated.path})"
+    out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -438,8 +447,16 @@ def user_create(
     role: Annotated[str, typer.Option(help="csm or admin.")] = "csm",
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
 ) -> None:
-    """Create a dashboard user."""
-    awaits("the dashboard (issue: CSM dashboard)")
+    """Create a dashboard user (password at least 10 characters, stored as an argon2 hash)."""
+    from cs_health.dashboard import service as dashboard
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)  # asks twice
+    with open_database().transaction() as session:
+        user = dashboard.create_user(session, email, role, password, now())
+    out.print(f"created dashboard user {user.email} (role {user.role})", markup=False, highlight=False)
 
 
 def main() -> Any:

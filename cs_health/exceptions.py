@@ -53,13 +53,6 @@ class DatabaseNotReady(CSHealthError):
     title = "Database not initialised"
 
 
-class AwaitsCapability(CSHealthError):
-    """A contract command whose capability a later issue builds."""
-
-    status_code = 501
-    title = "Not available yet"
-
-
 class Unauthorized(CSHealthError):
     """No credentials, or credentials that do not name a live API key (unknown, revoked or expired)."""
 

@@ -117,8 +117,16 @@ def outbox_job() -> DeliverySummary | None:
 
 
 def monthly_reports_job() -> None:
-    """Placeholder: monthly client reports arrive with the reports issue (the job id is already stable)."""
-    log.info("monthly reports: not available in this version")
+    """Last month's client and internal reports for every active account, archived and e-mailed through the
+    outbox, on REPORTS_DAY_OF_MONTH (the job runs daily and does nothing on other days)."""
+    from cs_health.qbr.jobs import generate_monthly_reports
+
+    settings = get_settings()
+    database = database_for(settings.DATABASE_URL)
+    today = dt.datetime.now(ZoneInfo(settings.TIMEZONE)).date()
+    summary = run_leased(database, MONTHLY_REPORTS_JOB_ID, lambda: generate_monthly_reports(database, settings, today))
+    if summary is not None:
+        log.info("monthly reports for %s: %s", today, summary)
 
 
 def build_scheduler(
@@ -153,7 +161,7 @@ def build_scheduler(
         (
             MONTHLY_REPORTS_JOB_ID,
             "cs_health.scheduler:monthly_reports_job",
-            CronTrigger(day=1, hour=6, minute=0, timezone=timezone),
+            CronTrigger(hour=6, minute=0, timezone=timezone),
             "monthly client reports",
         ),
     ]
@@ -167,7 +175,8 @@ def run_scheduler(database: Database, settings: Settings, announce: Callable[[st
     scheduler = build_scheduler(database, settings)
     announce(
         f"scheduler {HOLDER}: nightly run at {settings.NIGHTLY_RUN_AT} {settings.TIMEZONE}, "
-        f"outbox every {OUTBOX_INTERVAL_SECONDS} s, monthly reports on the 1st (Ctrl+C to stop)"
+        f"outbox every {OUTBOX_INTERVAL_SECONDS} s, monthly reports on day {settings.REPORTS_DAY_OF_MONTH} "
+        "of each month (Ctrl+C to stop)"
     )
     try:
         scheduler.start()

@@ -7,6 +7,7 @@ so running the demo again never doubles its data.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -16,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from cs_health.config import get_settings
+from cs_health.dashboard.service import create_user
 from cs_health.db.engine import Database, database_for
 from cs_health.db.migrate import upgrade
 from cs_health.db.tables import PipelineRun
@@ -121,5 +123,25 @@ def run_demo(
                 stats={"accounts": accounts, "seed": seed, "months": months, "seconds": timings.stages},
             )
         )
+    login = create_demo_login(database)
     console.print(f"demo data ready in {timings.total():.1f} s", highlight=False)
+    console.print(f"dashboard login: {login.email}  password: {login.password}", markup=False, highlight=False)
     return timings
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    email: str
+    password: str
+
+
+DEMO_EMAIL = "demo@cs-health.example"
+
+
+def create_demo_login(database: Database) -> DemoLogin:
+    """An admin login for the demo dashboard, with a fresh random password (the demo database is rebuilt each
+    time, so no password outlives the demo that printed it)."""
+    password = secrets.token_urlsafe(12)
+    with database.transaction() as session:
+        create_user(session, DEMO_EMAIL, "admin", password, dt.datetime.now(dt.UTC))
+    return DemoLogin(email=DEMO_EMAIL, password=password)

@@ -178,3 +178,5 @@ def test_prophet_fits_run_on_a_dask_cluster():
     with cluster, distributed.Client(cluster) as client:
         result = forecast_usage(frame, AS_OF, 100, client=client)
     assert result.summary.at["decline", METHOD] == PROPHET
+    local = forecast_usage(frame, AS_OF, 100)
+    pd.testing.assert_frame_equal(result.summary, local.summary, rtol=1e-6)

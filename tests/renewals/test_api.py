@@ -13,7 +13,6 @@ from cs_health.auth import service as keys
 from cs_health.auth.schemas import Scope
 from cs_health.config import Settings
 from cs_health.db.engine import Database
-from cs_health.renewals.endpoints import router
 from cs_health.renewals.service import run_alerts
 from tests.renewals.conftest import AS_OF, NOW
 from tests.renewals.support import make_scored_account
@@ -34,11 +33,7 @@ def alerts(database: Database, settings: Settings) -> None:
 
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient]:
-    """The app with the alerts router (included here until cs_health/app.py includes it itself)."""
-    app = create_app()
-    if not any(getattr(route, "path", "") == "/api/v1/alerts" for route in app.routes):
-        app.include_router(router)
-    with TestClient(app) as test_client:
+    with TestClient(create_app()) as test_client:
         yield test_client
 
 

@@ -4,7 +4,7 @@ Builds a synthetic snapshot frame (the columns cs_health.renewals.service.snapsh
 probabilities and usage anomalies present for about half the accounts, as during the churn stage's roll-out);
 building is not timed, loading the rules and evaluate_rules are (best of `--repeat` runs).
 
-    python benchmarks/alerts.py [--accounts 10000] [--seed 1] [--repeat 3]
+    python benchmarks/alert_rules.py [--accounts 10000] [--seed 1] [--repeat 3]
 
 Target: < 2 s for 10,000 accounts on a 2-core machine.
 """
@@ -13,19 +13,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-# Run as `python benchmarks/alerts.py`, this file's folder comes first on sys.path and its name would hide the
-# `alerts` package; the repository root goes there instead.
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [str(HERE.parent)] + [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]
-
-from alerts.rules import evaluate_rules, load_rules  # noqa: E402
+from alerts.rules import evaluate_rules, load_rules
 
 AS_OF = dt.date(2026, 11, 1)
 BANDS = np.array(["green", "yellow", "red"])

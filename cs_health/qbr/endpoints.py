@@ -1,0 +1,58 @@
+"""`/api/v1/accounts/{account_id}/reports...`: the archive of an account's reports, and one report as a file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from cs_health.auth.dependencies import ReadKey, SessionDep
+from cs_health.config import get_settings
+from cs_health.exceptions import Forbidden, InvalidInput, NotFound, Unauthorized, error_responses
+from cs_health.qbr import service
+from cs_health.qbr.schemas import Audience, ReportFormat, ReportKind, ReportList
+
+router = APIRouter(prefix="/api/v1/accounts", tags=["reports"])
+READ_ERRORS = error_responses(Unauthorized, Forbidden, NotFound)
+FILE_RESPONSES = {
+    200: {"description": "The report", "content": {"application/pdf": {}, "text/html": {}}},
+    **error_responses(Unauthorized, Forbidden, NotFound, InvalidInput),
+}
+
+
+@router.get("/{account_id}/reports", responses=READ_ERRORS)
+def list_reports(account_id: str, session: SessionDep, _: ReadKey) -> ReportList:
+    """The account's archived reports, newest period first."""
+    return service.list_reports(session, account_id)
+
+
+@router.get("/{account_id}/reports/{period}", response_class=Response, responses=FILE_RESPONSES)
+def get_report(
+    account_id: str,
+    period: str,
+    session: SessionDep,
+    _: ReadKey,
+    kind: Annotated[ReportKind | None, Query(description="monthly or qbr; by default from the period")] = None,
+    audience: Annotated[Audience, Query(description="client (no risk figures) or internal")] = "client",
+    format: Annotated[ReportFormat, Query(description="html or pdf")] = "html",
+) -> Response:
+    """The report of `period` (`2026-10` or `2026-Q3`) as HTML or PDF, generated and archived if missing."""
+    request = service.parse_request(period, kind, audience, format)
+    settings = get_settings()
+    now = dt.datetime.now(dt.UTC)
+    report = service.fetch(
+        session,
+        account_id,
+        request,
+        reports_dir=settings.reports_dir,
+        today=now.date(),
+        now=now,
+        key_features=settings.KEY_FEATURES,
+    )
+    disposition = "attachment" if request.fmt == "pdf" else "inline"
+    return Response(
+        report.content,
+        media_type=report.media_type,
+        headers={"Content-Disposition": f'{disposition}; filename="{report.filename}"'},
+    )
