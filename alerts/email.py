@@ -22,6 +22,7 @@ SEVERITY_COLOURS = {"info": "#2563eb", "warning": "#b45309", "high": "#dc2626", 
 SUBJECT_PREFIX = "[cs-health]"
 MAX_SUBJECT = 250
 MAX_DIGEST_NAMES = 3
+MAX_DIGEST_TRAININGS = 10
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,17 @@ class AlertNotice:
     @property
     def rule_label(self) -> str:
         return self.rule.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class TrainingNote:
+    """A training suggested today for one of the recipient's accounts, listed under the digest's alerts."""
+
+    account_name: str
+    title: str
+    reason: str
+    url: str | None
+    account_url: str
 
 
 @dataclass(frozen=True)
@@ -101,13 +113,23 @@ def digest_subject(notices: Sequence[AlertNotice], as_of: dt.date) -> str:
     return clean_subject(f"{SUBJECT_PREFIX} {count} alert{'s' if count != 1 else ''} for {as_of}: {named}{more}")
 
 
-def render_digest(notices: Sequence[AlertNotice], as_of: dt.date) -> RenderedMail:
-    """One e-mail listing a recipient's alerts of the run, most severe first."""
+def render_digest(
+    notices: Sequence[AlertNotice], as_of: dt.date, trainings: Sequence[TrainingNote] = ()
+) -> RenderedMail:
+    """One e-mail listing a recipient's alerts of the run, most severe first, then today's training suggestions
+    for their accounts (at most MAX_DIGEST_TRAININGS, so the digest stays readable)."""
     if not notices:
         raise ValueError("a digest needs at least one alert")
     order = {"critical": 0, "high": 1, "warning": 2, "info": 3}
     ranked = sorted(notices, key=lambda notice: (order.get(notice.severity, 9), notice.account_name, notice.rule))
-    context = {"notices": ranked, "as_of": as_of, "colours": SEVERITY_COLOURS}
+    shown = sorted(trainings, key=lambda note: (note.account_name, note.title))[:MAX_DIGEST_TRAININGS]
+    context = {
+        "notices": ranked,
+        "as_of": as_of,
+        "colours": SEVERITY_COLOURS,
+        "trainings": shown,
+        "more_trainings": len(trainings) - len(shown),
+    }
     templates = environment()
     return RenderedMail(
         subject=digest_subject(ranked, as_of),

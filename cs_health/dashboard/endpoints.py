@@ -39,6 +39,7 @@ from cs_health.dashboard.schemas import (
     TouchpointForm,
 )
 from cs_health.exceptions import CSHealthError, InvalidInput, NotFound
+from cs_health.trainings.service import training_effects
 from cs_health.web.templates import render
 
 router = APIRouter(include_in_schema=False)
@@ -308,4 +309,5 @@ def account_touchpoint(account_id: str, session: SessionDep, user: CurrentUser, 
 def model(request: Request, session: SessionDep, user: CurrentUser) -> Response:
     page = service.model_page(session)
     charts = {section.title: service.safe_svg(section.calibration_svg) for section in page.sections}
-    return _page(request, "model.html", user, active="model", page=page, charts=charts)
+    effects = training_effects(session, dt.datetime.now(dt.UTC).date())
+    return _page(request, "model.html", user, active="model", page=page, charts=charts, effects=effects)

@@ -21,6 +21,8 @@ from cs_health.db.tables import (
     DashboardUser,
     HealthScore,
     OutboxMessage,
+    Training,
+    TrainingSuggestion,
     UsageForecast,
 )
 from cs_health.db.tables.alerts import SchedulerLease
@@ -250,3 +252,14 @@ def lease_holder(session: Session, job_id: str) -> tuple[str, dt.datetime] | Non
         select(SchedulerLease.holder, SchedulerLease.expires_at).where(SchedulerLease.job_id == job_id)
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def suggestions_of(session: Session, as_of: dt.date) -> list[tuple[str, str, str, str | None]]:
+    """(account_id, training title, reason, url) of the training suggestions made on `as_of`."""
+    rows = session.execute(
+        select(TrainingSuggestion.account_id, Training.title, TrainingSuggestion.reason, Training.url)
+        .join(Training, Training.training_id == TrainingSuggestion.training_id)
+        .where(TrainingSuggestion.as_of == as_of)
+        .order_by(TrainingSuggestion.account_id, Training.title)
+    )
+    return [tuple(row) for row in rows]

@@ -24,7 +24,16 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from alerts.email import ESCALATED, NEW, REMINDER, AlertNotice, account_url, render_alert, render_digest
+from alerts.email import (
+    ESCALATED,
+    NEW,
+    REMINDER,
+    AlertNotice,
+    TrainingNote,
+    account_url,
+    render_alert,
+    render_digest,
+)
 from alerts.rules import (
     CSM,
     CSM_EMAIL,
@@ -191,7 +200,8 @@ def run_alerts(session: Session, as_of: dt.date, *, settings: Settings, now: dt.
             _Notification(record, reason, recipients, name if isinstance(name, str) and name else record.account_id)
         )
     summary.notified = len(notifications)
-    messages = _mails(session, notifications, as_of, settings, moment)
+    trainings = _training_notes(session, as_of, names, csms, settings.BASE_URL)
+    messages = _mails(session, notifications, as_of, settings, moment, trainings)
     repository.add_all(session, messages)
     for message in messages:  # the Message-ID names the row, so it is set once the row has its id
         digest = hashlib.sha256(f"{message.recipient}\n{message.subject}\n{as_of}".encode()).hexdigest()[:12]
@@ -263,8 +273,35 @@ def _recipients(rule: Rule, csm_email: Any, team: str | None) -> tuple[str, ...]
     return tuple(addresses)
 
 
+def _training_notes(
+    session: Session, as_of: dt.date, names: dict[str, Any], csms: dict[str, Any], base_url: str
+) -> dict[str, list[TrainingNote]]:
+    """Today's training suggestions, by the owning CSM's address (lower case), for the digest."""
+    notes: dict[str, list[TrainingNote]] = defaultdict(list)
+    for account_id, title, reason, url in repository.suggestions_of(session, as_of):
+        csm = csms.get(account_id)
+        if not isinstance(csm, str) or not csm:
+            continue
+        name = names.get(account_id)
+        notes[csm.lower()].append(
+            TrainingNote(
+                account_name=name if isinstance(name, str) and name else account_id,
+                title=title,
+                reason=reason,
+                url=url,
+                account_url=account_url(base_url, account_id),
+            )
+        )
+    return notes
+
+
 def _mails(
-    session: Session, notifications: list[_Notification], as_of: dt.date, settings: Settings, now: dt.datetime
+    session: Session,
+    notifications: list[_Notification],
+    as_of: dt.date,
+    settings: Settings,
+    now: dt.datetime,
+    trainings: dict[str, list[TrainingNote]] | None = None,
 ) -> list[OutboxMessage]:
     """Per-alert mails for users who chose them; one digest per other recipient (unknown ones included)."""
     everyone = {address for item in notifications for address in item.recipients}
@@ -285,7 +322,8 @@ def _mails(
         rendered = render_alert(_notice(item, as_of, settings.BASE_URL))
         messages.append(_outbox("alert", address, rendered.subject, rendered.text, rendered.html, now, item.alert.id))
     for address, items in digests.items():
-        rendered = render_digest([_notice(item, as_of, settings.BASE_URL) for item in items], as_of)
+        notices = [_notice(item, as_of, settings.BASE_URL) for item in items]
+        rendered = render_digest(notices, as_of, (trainings or {}).get(address.lower(), []))
         alert_id = items[0].alert.id if len(items) == 1 else None
         messages.append(_outbox("digest", address, rendered.subject, rendered.text, rendered.html, now, alert_id))
     return messages

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from alerts.email import ESCALATED, AlertNotice, account_url, render_alert, render_digest
+from alerts.email import ESCALATED, AlertNotice, TrainingNote, account_url, render_alert, render_digest
 
 AS_OF = dt.date(2026, 1, 5)
 
@@ -68,3 +68,21 @@ def test_a_digest_lists_every_alert_most_severe_first():
     )
     assert mail.text.index("Renewal at risk: Acme") < mail.text.index("Expansion: Beta")
     assert mail.html.count("<h2") == 4
+
+
+def test_a_digest_lists_todays_training_suggestions_after_the_alerts():
+    trainings = [
+        TrainingNote(
+            account_name="<b>Acme</b>",
+            title="Reports 101",
+            reason="report_exported used by 1 of 25 seats in the last 30 days; peers: 14 per 25",
+            url="https://learn.example/reports-101",
+            account_url=account_url("https://cs.example", "acc-1"),
+        )
+    ]
+    mail = render_digest([notice()], AS_OF, trainings)
+    assert mail.text.index("Renewal at risk") < mail.text.index("Training suggestions for your accounts today")
+    assert "Reports 101 (https://learn.example/reports-101)" in mail.text
+    assert "report_exported used by 1 of 25 seats" in mail.html
+    assert "&lt;b&gt;Acme&lt;/b&gt;" in mail.html
+    assert "Training suggestions" not in render_digest([notice()], AS_OF).text

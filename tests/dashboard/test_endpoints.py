@@ -163,3 +163,32 @@ def test_session_cookies_are_signed_and_expire(tmp_path: object, database_url: s
     assert auth.decode(value.replace(value[3], "A" if value[3] != "A" else "B", 1), key, 3600, now) is None
     assert auth.decode(value, key, 3600, now + 7200) is None
     assert auth.decode("garbage", key, 3600, now) is None
+
+
+def test_the_model_page_shows_training_effects_once_trainings_were_delivered(
+    admin_client: TestClient, database: Database
+):
+    import datetime as dt
+
+    from cs_health.db.tables import Account, Training, TrainingSuggestion
+
+    sent = dt.date.today() - dt.timedelta(days=45)
+    with database.transaction() as session:
+        session.add(Account(account_id="acc-t", name="Trained Co", segment="smb", tags=[]))
+        session.add(Training(training_id="tr-x", title="Dashboards in depth", features=["dashboard_viewed"]))
+        session.flush()
+        session.add(
+            TrainingSuggestion(
+                account_id="acc-t",
+                as_of=sent,
+                training_id="tr-x",
+                features=["dashboard_viewed"],
+                reason="dashboard_viewed unused for 30 days",
+                status="delivered",
+                delivered_at=dt.datetime.combine(sent, dt.time(9)),
+            )
+        )
+    page = admin_client.get("/model")
+    assert page.status_code == 200
+    assert "Dashboards in depth" in page.text
+    assert "No training has been delivered yet" not in page.text
