@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
@@ -135,4 +135,27 @@ def render_digest(
         subject=digest_subject(ranked, as_of),
         text=templates.get_template("digest.txt.j2").render(context),
         html=templates.get_template("digest.html.j2").render(context),
+    )
+
+
+@dataclass(frozen=True)
+class TrainingInvitation:
+    """A training suggestion as the customer's contact reads it: no scores, no risk, just the why and the link."""
+
+    contact_name: str | None
+    account_name: str
+    title: str
+    reason: str
+    url: str | None
+    format: str | None
+    csm: str | None
+
+
+def render_training(invitation: TrainingInvitation) -> RenderedMail:
+    context = asdict(invitation)
+    templates = environment()
+    return RenderedMail(
+        subject=clean_subject(f"Recommended for {invitation.account_name}: {invitation.title}"),
+        text=templates.get_template("training.txt.j2").render(context),
+        html=templates.get_template("training.html.j2").render(context),
     )

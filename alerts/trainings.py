@@ -370,7 +370,12 @@ def _history_matrices(
     )
     before = (suggested < day).to_numpy()
     within = (suggested >= day - pd.Timedelta(days=config.repeat_window_days)).to_numpy() & before
-    sent = delivered.notna().to_numpy() & (delivered >= day - pd.Timedelta(days=config.sent_window_days)).to_numpy()
+    # A suggestion of `as_of` itself never blocks, even once sent: re-running the date must give the same answer.
+    sent = (
+        delivered.notna().to_numpy()
+        & (delivered >= day - pd.Timedelta(days=config.sent_window_days)).to_numpy()
+        & before
+    )
     rows = index.get_indexer(history[ACCOUNT_ID].astype("str"))
     columns = trainings.get_indexer(history[TRAINING_ID].astype("str"))
     known = (rows >= 0) & (columns >= 0)

@@ -19,7 +19,7 @@ from cs_health.db.tables import PipelineRun
 from cs_health.exceptions import CSHealthError
 from cs_health.health.service import HealthRunSummary, run_health, scorecard_from
 from cs_health.renewals.service import AlertRunSummary, run_alerts
-from cs_health.trainings.service import TrainingRunSummary, run_trainings
+from cs_health.trainings.service import TrainingRunSummary, email_contacts, run_trainings
 
 HEALTH, TRAININGS, CHURN, ALERTS = "health", "trainings", "forecast+churn", "alerts"
 STAGES = (HEALTH, TRAININGS, CHURN, ALERTS)  # alerts read the churn forecast, so they run last
@@ -75,6 +75,8 @@ def run_pipeline(database: Database, settings: Settings, as_of: dt.date, stages:
                     )
                 elif stage == TRAININGS:
                     report.trainings = run_trainings(session, as_of, _now(), key_features=settings.KEY_FEATURES)
+                    if settings.TRAININGS_EMAIL_CONTACTS:
+                        email_contacts(session, as_of, roles=settings.TRAINING_CONTACT_ROLES, now=_now())
                 elif stage == CHURN:
                     client = dask_client(settings)
                     report.churn = run_churn(

@@ -29,6 +29,7 @@ from alerts.email import (
     NEW,
     REMINDER,
     AlertNotice,
+    RenderedMail,
     TrainingNote,
     account_url,
     render_alert,
@@ -342,6 +343,15 @@ def _notice(item: _Notification, as_of: dt.date, base_url: str) -> AlertNotice:
         account_url=account_url(base_url, alert.account_id),
         reason=item.reason,
     )
+
+
+def queue_mail(session: Session, kind: str, recipient: str, mail: RenderedMail, now: dt.datetime, key: str) -> None:
+    """Puts one e-mail in the outbox, in the caller's transaction; `key` makes its Message-ID stable, so the same
+    mail queued twice is one row."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    message = _outbox(kind, recipient, mail.subject, mail.text, mail.html, now, None)
+    message.message_id = f"<{kind}-{digest}@cs-health>"
+    repository.add_all(session, [message])
 
 
 def _outbox(

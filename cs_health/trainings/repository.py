@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from cs_health.db.frames import read_frame
 from cs_health.db.tables import (
     Account,
+    Contact,
     DailyUsage,
     HealthScore,
     Training,
@@ -145,3 +146,28 @@ def delete_training(session: Session, training: Training) -> None:
     session.execute(delete(TrainingSuggestion).where(TrainingSuggestion.training_id == training.training_id))
     session.delete(training)
     session.flush()
+
+
+def undelivered_suggestions(session: Session, as_of: dt.date) -> list[tuple[TrainingSuggestion, Training, Account]]:
+    """The suggestions made on `as_of` that nobody has sent yet, with their training and account."""
+    rows = session.execute(
+        select(TrainingSuggestion, Training, Account)
+        .join(Training, Training.training_id == TrainingSuggestion.training_id)
+        .join(Account, Account.account_id == TrainingSuggestion.account_id)
+        .where(TrainingSuggestion.as_of == as_of, TrainingSuggestion.delivered_at.is_(None))
+        .order_by(TrainingSuggestion.account_id, TrainingSuggestion.training_id)
+    )
+    return [(suggestion, training, account) for suggestion, training, account in rows]
+
+
+def contacts_with_roles(session: Session, account_ids: Iterable[str], roles: Iterable[str]) -> dict[str, list[Contact]]:
+    """Each account's contacts with an e-mail address and one of `roles`."""
+    found: dict[str, list[Contact]] = {}
+    statement = (
+        select(Contact)
+        .where(Contact.account_id.in_(list(account_ids)), Contact.role.in_(list(roles)), Contact.email.is_not(None))
+        .order_by(Contact.account_id, Contact.user_id)
+    )
+    for contact in session.scalars(statement):
+        found.setdefault(contact.account_id, []).append(contact)
+    return found

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from alerts.email import TrainingInvitation, render_training
 from alerts.trainings import (
     ACTIVE_USERS,
     BAND,
@@ -26,6 +27,7 @@ from alerts.trainings import training_effects as measure_effects
 from cs_health.accounts.repository import accounts_frame, subscriptions_frame
 from cs_health.db.tables import Training
 from cs_health.exceptions import Conflict, NotFound
+from cs_health.renewals.service import queue_mail
 from cs_health.trainings import repository
 from cs_health.trainings.schemas import (
     AccountTrainings,
@@ -246,3 +248,31 @@ def _existing(session: Session, training_id: str) -> Training:
     if entry is None:
         raise NotFound(f"no training {training_id!r}", training_id=training_id)
     return entry
+
+
+def email_contacts(session: Session, as_of: dt.date, *, roles: Sequence[str], now: dt.datetime) -> int:
+    """Sends the day's new suggestions to the account's contacts with `roles` (through the outbox) and marks
+    them delivered, which is what the effect measurement counts from. Returns how many e-mails were queued."""
+    pending = repository.undelivered_suggestions(session, as_of)
+    contacts = repository.contacts_with_roles(session, {account.account_id for _, _, account in pending}, roles)
+    queued = 0
+    for suggestion, training, account in pending:
+        recipients = contacts.get(account.account_id, [])
+        if not recipients:
+            continue
+        for contact in recipients:
+            invitation = TrainingInvitation(
+                contact_name=contact.name,
+                account_name=account.name or account.account_id,
+                title=training.title,
+                reason=suggestion.reason,
+                url=training.url,
+                format=training.format,
+                csm=account.csm_email,
+            )
+            key = f"{account.account_id}\n{training.training_id}\n{as_of}\n{contact.email}"
+            queue_mail(session, "training", str(contact.email), render_training(invitation), now, key)
+            queued += 1
+        suggestion.status, suggestion.delivered_at = repository.DELIVERED, now.replace(tzinfo=None)
+    session.flush()
+    return queued
