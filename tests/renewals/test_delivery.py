@@ -4,6 +4,9 @@ competing scheduler processes never double-send, and without SMTP mail lands in 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -207,3 +210,28 @@ def test_outbox_send_without_smtp_writes_eml_files_and_says_where(cli: CliInvoke
     assert "0 sent" in again.stdout
     assert "0 written" in again.stdout
     assert {row.status for row in rows(database)} == {"written"}
+
+
+def test_two_scheduler_processes_started_together_do_not_double_send(
+    database: Database, database_url: str, settings: Settings, smtp: SmtpServer
+):
+    """Real OS processes, each running the scheduler's outbox job repeatedly against the same database."""
+    portfolio(database, count=10)
+    run(database, settings)
+    environment = {
+        **os.environ,
+        "CS_HEALTH_DATABASE_URL": database_url,
+        "CS_HEALTH_SMTP_HOST": "127.0.0.1",
+        "CS_HEALTH_SMTP_PORT": str(smtp.port),
+    }
+    program = "from cs_health.scheduler import outbox_job\nfor _ in range(4):\n    outbox_job()\n"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", program], env=environment, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    for process in processes:
+        _, errors = process.communicate()
+        assert process.returncode == 0, errors
+    ids = [message["Message-ID"] for message in smtp.messages]
+    assert len(ids) == len(set(ids)) == len(rows(database))
+    assert {row.status for row in rows(database)} == {"sent"}
