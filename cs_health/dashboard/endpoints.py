@@ -39,6 +39,7 @@ from cs_health.dashboard.schemas import (
     TouchpointForm,
 )
 from cs_health.exceptions import CSHealthError, InvalidInput, NotFound
+from cs_health.qbr import service as reports
 from cs_health.trainings.service import training_effects
 from cs_health.web.templates import render
 
@@ -203,6 +204,47 @@ def portfolio(
     )
 
 
+def previous_month(today: dt.date) -> str:
+    first = today.replace(day=1) - dt.timedelta(days=1)
+    return f"{first:%Y-%m}"
+
+
+def previous_quarter(today: dt.date) -> str:
+    quarter = (today.month - 1) // 3  # the current quarter's index, 0-3
+    year = today.year if quarter else today.year - 1
+    return f"{year}-Q{quarter or 4}"
+
+
+@router.get("/accounts/{account_id}/reports/{period}")
+def account_report(
+    account_id: str,
+    period: str,
+    session: SessionDep,
+    user: CurrentUser,
+    kind: Annotated[Literal["monthly", "qbr"] | None, Query()] = None,
+    audience: Annotated[Literal["client", "internal"], Query()] = "client",
+    format: Annotated[Literal["html", "pdf"], Query()] = "pdf",
+) -> Response:
+    """A monthly report or QBR for a logged-in CSM, generated and archived when missing (the API's twin)."""
+    settings = get_settings()
+    now = _now()
+    report = reports.fetch(
+        session,
+        account_id,
+        reports.parse_request(period, kind, audience, format),
+        reports_dir=settings.reports_dir,
+        today=now.date(),
+        now=now,
+        key_features=settings.KEY_FEATURES,
+    )
+    disposition = "attachment" if format == "pdf" else "inline"
+    return Response(
+        report.content,
+        media_type=report.media_type,
+        headers={"Content-Disposition": f'{disposition}; filename="{report.filename}"'},
+    )
+
+
 @router.get("/quadrant", response_class=HTMLResponse)
 def quadrant(request: Request, session: SessionDep, user: CurrentUser, scope: str | None = None) -> Response:
     page = service.quadrants(session, user, scope, _now().date())
@@ -280,6 +322,9 @@ def account(request: Request, account_id: str, session: SessionDep, user: Curren
         tomorrow=today + dt.timedelta(days=1),
         default_expiry=today + dt.timedelta(days=30),
         quadrant_labels=service.QUADRANT_LABELS,
+        last_month=previous_month(today),
+        last_quarter=previous_quarter(today),
+        reports_day=get_settings().REPORTS_DAY_OF_MONTH,
     )
 
 

@@ -192,3 +192,20 @@ def test_the_model_page_shows_training_effects_once_trainings_were_delivered(
     assert page.status_code == 200
     assert "Dashboards in depth" in page.text
     assert "No training has been delivered yet" not in page.text
+
+
+def test_a_logged_in_csm_can_generate_an_accounts_report(
+    admin_client: TestClient, client: TestClient, database: Database
+):
+    from cs_health.db.tables import Account
+
+    with database.transaction() as session:
+        session.add(Account(account_id="acc-r", name="Report Co", segment="smb", tags=[]))
+    page = admin_client.get("/accounts/acc-r")
+    assert "/accounts/acc-r/reports/" in page.text
+    pdf = admin_client.get("/accounts/acc-r/reports/2026-10?kind=monthly&audience=client&format=pdf")
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert admin_client.get("/accounts/nobody/reports/2026-10").status_code == 404
+    assert "monthly 2026-10 (client, pdf)" in admin_client.get("/accounts/acc-r").text
