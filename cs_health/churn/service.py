@@ -251,6 +251,14 @@ def _prediction_rows(
     return rows
 
 
+def forecast_columns(series: Any) -> dict[str, list[Any]]:
+    """A stored forecast's weekly points as columns (day, yhat, lower, upper), for charts; empty when none."""
+    points = series.get("weekly") if isinstance(series, dict) else None
+    if not isinstance(points, list) or not points:
+        return {}
+    return {name: [point.get(name) for point in points] for name in ("day", YHAT, LOWER, UPPER)}
+
+
 def churn_view(session: Session, account_id: str) -> ChurnView | None:
     prediction = repository.newest_prediction(session, account_id)
     if prediction is None:

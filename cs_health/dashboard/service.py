@@ -13,6 +13,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from cs_health.accounts import service as accounts_service
+from cs_health.churn.service import forecast_columns
 from cs_health.config import Settings
 from cs_health.dashboard import repository
 from cs_health.dashboard.auth import (
@@ -357,7 +358,7 @@ def _day(value: Any) -> dt.date | None:
 def _usage_chart(session: Session, account_id: str, name: str, today: dt.date) -> tuple[str | None, bool]:
     observed = repository.daily_usage(session, account_id, today - dt.timedelta(days=USAGE_DAYS))
     forecast = repository.newest_forecast(session, account_id)
-    columns = _series(forecast.series) if forecast else {}
+    columns = forecast_columns(forecast.series) if forecast else {}
     days = [_day(value) for value in _pick(columns, "day", "ds", "date")]
     after = observed[-1][0] if observed else today
     keep = [i for i, day in enumerate(days) if day is not None and day > after]

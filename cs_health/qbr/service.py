@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
+from cs_health.churn.service import forecast_columns
 from cs_health.db.tables import ChurnPrediction, HealthScore, UsageForecast
 from cs_health.exceptions import InvalidInput, NotFound
 from cs_health.qbr import repository
@@ -92,18 +93,6 @@ def _text(item: Any, keys: Sequence[str]) -> str:
     return str(item) if item else ""
 
 
-def _series(data: Any) -> dict[str, list[Any]]:
-    """A stored forecast series as columns, whether kept as columns, as records or under "points"."""
-    if isinstance(data, Mapping) and isinstance(data.get("points"), list):
-        data = data["points"]
-    if isinstance(data, list):
-        keys = {key for item in data if isinstance(item, Mapping) for key in item}
-        return {key: [item.get(key) for item in data if isinstance(item, Mapping)] for key in keys}
-    if isinstance(data, Mapping):
-        return {str(key): list(value) for key, value in data.items() if isinstance(value, list)}
-    return {}
-
-
 def _day(value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
@@ -116,7 +105,7 @@ def _day(value: Any) -> dt.date | None:
 def _forecast(row: UsageForecast | None) -> ForecastRecord | None:
     if row is None:
         return None
-    columns = _series(row.series)
+    columns = forecast_columns(row.series)
 
     def pick(*names: str) -> list[Any]:
         return next((columns[name] for name in names if name in columns), [])

@@ -183,3 +183,15 @@ def test_users_are_created_with_hashed_passwords_and_checked(database: Database)
         ):
             with pytest.raises(InvalidInput):
                 service.create_user(session, email, role, password, NOW)
+
+
+def test_the_account_page_charts_the_stored_usage_forecast(database: Database, demo: None):
+    from sqlalchemy import select
+
+    from cs_health.db.tables import UsageForecast
+
+    with database.sessions() as session:
+        account_id = session.scalars(select(UsageForecast.account_id).limit(1)).one()
+        page = service.account_page(session, account_id, dt.date.today())
+    assert page.has_forecast
+    assert "forecast" in page.usage_svg
