@@ -46,6 +46,13 @@ class Conflict(CSHealthError):
     title = "Conflict"
 
 
+class ServiceUnavailable(CSHealthError):
+    """Something the request needs is missing from this installation (a system library, a service)."""
+
+    status_code = 503
+    title = "Service unavailable"
+
+
 class DatabaseNotReady(CSHealthError):
     """The database exists but has not been created or upgraded by `cs-health init`."""
 

@@ -157,9 +157,18 @@ def _as_image(svg: Markup | None) -> Markup | None:
     return Markup('<img class="chart" alt="chart" src="data:image/svg+xml;base64,{}">').format(data)
 
 
+class PdfUnavailable(RuntimeError):
+    """WeasyPrint cannot load the system libraries it draws with (HTML reports still work)."""
+
+
 def render_pdf(html: str) -> bytes:
     """The A4 PDF of a rendered report (running header with account and period, "Page N of M" footer)."""
-    from weasyprint import HTML  # heavy import, only where PDFs are made
+    try:
+        from weasyprint import HTML  # heavy import, only where PDFs are made
+    except OSError as error:  # Pango / HarfBuzz missing from the machine
+        raise PdfUnavailable(
+            "PDF reports need Pango: apt-get install libpango-1.0-0 libpangoft2-1.0-0 (HTML reports work without it)"
+        ) from error
 
     return HTML(string=html).write_pdf()
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from cs_health.churn.service import forecast_columns
 from cs_health.db.tables import ChurnPrediction, HealthScore, UsageForecast
-from cs_health.exceptions import InvalidInput, NotFound
+from cs_health.exceptions import InvalidInput, NotFound, ServiceUnavailable
 from cs_health.qbr import repository
 from cs_health.qbr.schemas import ReportInfo, ReportList
 from reports.context import (
@@ -40,7 +40,7 @@ from reports.context import (
     default_kind,
     parse_period,
 )
-from reports.render import MEDIA_TYPES, ReportCharts, render, render_charts
+from reports.render import MEDIA_TYPES, PdfUnavailable, ReportCharts, render, render_charts
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,10 @@ def archive(
     charts: ReportCharts | None = None,
 ) -> GeneratedReport:
     """Renders the report, replaces its archived file atomically and upserts its row."""
-    content = render(report, request.fmt, charts)
+    try:
+        content = render(report, request.fmt, charts)
+    except PdfUnavailable as error:
+        raise ServiceUnavailable(str(error)) from error
     path = archive_path(reports_dir, report.account.account_id, request)
     _write_atomically(path, content)
     repository.save_report(
