@@ -545,6 +545,7 @@ def _silent_stan() -> Iterator[None]:
 
 def prophet_model(history_days: int, config: ForecastConfig | None = None, *, default: bool = False) -> Any:
     """A Prophet configured to see a recent change (or Prophet's defaults, for comparison)."""
+    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # "Importing plotly failed": we draw no plots
     from prophet import Prophet
 
     config = config or ForecastConfig()
