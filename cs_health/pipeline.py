@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,17 +40,21 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def dask_client(settings: Settings) -> Any:
-    """A client of the Dask cluster at CS_HEALTH_DASK_ADDRESS (forecast fits fan out there), else None."""
+@contextmanager
+def dask_client(settings: Settings) -> Iterator[Any]:
+    """A client of the Dask cluster at CS_HEALTH_DASK_ADDRESS (forecast fits fan out there), else None;
+    closed when the stage is done."""
     if not settings.DASK_ADDRESS:
-        return None
+        yield None
+        return
     try:
         from dask.distributed import Client
     except ImportError as error:
         raise CSHealthError(
             "CS_HEALTH_DASK_ADDRESS is set but dask is not installed: pip install 'cs-health[dask]'"
         ) from error
-    return Client(settings.DASK_ADDRESS)
+    with Client(settings.DASK_ADDRESS) as client:
+        yield client
 
 
 def run_pipeline(database: Database, settings: Settings, as_of: dt.date, stages: Collection[str] = STAGES) -> RunReport:
@@ -78,10 +83,10 @@ def run_pipeline(database: Database, settings: Settings, as_of: dt.date, stages:
                     if settings.TRAININGS_EMAIL_CONTACTS:
                         email_contacts(session, as_of, roles=settings.TRAINING_CONTACT_ROLES, now=_now())
                 elif stage == CHURN:
-                    client = dask_client(settings)
-                    report.churn = run_churn(
-                        session, as_of, settings=settings, scorecard=scorecard, now=_now(), client=client
-                    )
+                    with dask_client(settings) as client:
+                        report.churn = run_churn(
+                            session, as_of, settings=settings, scorecard=scorecard, now=_now(), client=client
+                        )
                 else:
                     report.alerts = run_alerts(session, as_of, settings=settings, now=_now())
                 report.seconds[stage] = round(time.perf_counter() - clock, 3)
