@@ -459,6 +459,33 @@ def user_create(
     out.print(f"created dashboard user {user.email} (role {user.role})", markup=False, highlight=False)
 
 
+@app.command()
+@plain_errors
+def prune(
+    older_than: Annotated[int, typer.Option("--older-than", min=1, help="Delete raw events older than DAYS.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count only; delete nothing.")] = False,
+) -> None:
+    """Delete old raw events; the daily rollups (what every score reads) are kept. A replay of a pruned event
+    is no longer recognised as a duplicate, so keep at least as many days as your senders may retry."""
+    from cs_health.ingestion.repository import delete_events_before
+
+    cutoff = now().replace(tzinfo=None) - dt.timedelta(days=older_than)
+    with open_database().transaction() as session:
+        count = delete_events_before(session, cutoff, dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    out.print(f"{verb} {count:,} raw events from before {cutoff:%Y-%m-%d %H:%M} UTC; rollups kept", markup=False)
+
+
+@app.command()
+@plain_errors
+def backup(target: Annotated[Path, typer.Argument(help="The backup file to write.")]) -> None:
+    """Online backup of the SQLite database (consistent while the service runs)."""
+    from cs_health.db.backup import backup as copy_database
+
+    size = copy_database(open_database(), target)
+    out.print(f"backed up the database to {target} ({size:,} bytes)", markup=False, highlight=False)
+
+
 def main() -> Any:
     """Console-script entry point."""
     return app()

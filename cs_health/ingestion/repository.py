@@ -9,12 +9,12 @@ from collections.abc import Iterable, Sequence
 from contextlib import closing
 from typing import Any
 
-from sqlalchemy import DateTime, Table, TextClause, bindparam, select, text
+from sqlalchemy import DateTime, Table, TextClause, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from cs_health.db.tables import Account, ImportRun
+from cs_health.db.tables import Account, ImportRun, UsageEvent
 
 EVENT_COLUMNS = ("event_key", "message_id", "account_id", "user_id", "event", "timestamp", "quantity", "properties")
 _KEY_CHUNK = 10_000
@@ -188,3 +188,11 @@ def upsert(
 def record_import(session: Session, run: ImportRun) -> None:
     session.add(run)
     session.flush()
+
+
+def delete_events_before(session: Session, cutoff: dt.datetime, dry_run: bool) -> int:
+    """Raw events older than `cutoff`; the daily rollups are not touched."""
+    condition = UsageEvent.timestamp < cutoff
+    if dry_run:
+        return int(session.scalar(select(func.count()).select_from(UsageEvent).where(condition)) or 0)
+    return int(session.execute(delete(UsageEvent).where(condition)).rowcount or 0)
