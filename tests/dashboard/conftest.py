@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -77,26 +73,6 @@ def demo(cli: CliInvoker) -> None:
     """A small synthetic portfolio with twelve months of history, scored up to today."""
     result = cli("demo", "--accounts", "20", "--months", "12", "--no-serve")
     assert result.exit_code == 0, result.output
-
-
-@pytest.fixture
-def server(database_url: str) -> Iterator[str]:
-    """The app served by a real uvicorn on a free loopback port, in a thread of this process."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    uvicorn_server = uvicorn.Server(uvicorn.Config(make_app(), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not uvicorn_server.started:
-        if not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    uvicorn_server.should_exit = True
-    thread.join()
-    sock.close()
 
 
 @pytest.fixture(scope="module")
