@@ -42,6 +42,20 @@ def require_service(available: bool, what: str) -> None:
     pytest.skip(f"{what} not available")
 
 
+def pdf_libraries_present() -> bool:
+    """WeasyPrint loads Pango when imported; a machine without it can still run everything but PDFs."""
+    try:
+        import weasyprint  # noqa: F401
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def needs_pdf() -> None:
+    require_service(pdf_libraries_present(), "WeasyPrint's system libraries (Debian: libpango-1.0-0 libpangoft2-1.0-0)")
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str | None]:
     """A fresh PostgreSQL database for this test session, dropped at the end."""

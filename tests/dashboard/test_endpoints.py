@@ -194,6 +194,7 @@ def test_the_model_page_shows_training_effects_once_trainings_were_delivered(
     assert "No training has been delivered yet" not in page.text
 
 
+@pytest.mark.usefixtures("needs_pdf")
 def test_a_logged_in_csm_can_generate_an_accounts_report(
     admin_client: TestClient, client: TestClient, database: Database
 ):

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import delete, func, select
 
@@ -15,6 +16,8 @@ from cs_health.db.tables import Account, ChurnPrediction, HealthScore, OutboxMes
 from cs_health.qbr.jobs import generate_monthly_reports
 from tests.conftest import CliInvoker, bearer
 from tests.qbr.conftest import make_account
+
+pytestmark = pytest.mark.usefixtures("needs_pdf")
 
 RISK_WORDS = ("churn", "ARR at risk", "probability", "ARR AT RISK")
 

@@ -12,6 +12,8 @@ from pypdf import PdfReader
 from reports.context import AccountRecord, ChurnRecord, HealthRecord, ReportData, build_context, parse_period
 from reports.render import render_charts, render_html, render_pdf
 
+pytestmark = pytest.mark.usefixtures("needs_pdf")
+
 SCRIPT = "<script>alert(1)</script>"
 
 
