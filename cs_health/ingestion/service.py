@@ -157,32 +157,37 @@ def event_columns(events: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[An
 
 
 def user_daily_rollup(events: pd.DataFrame) -> list[tuple[Any, ...]]:
-    """Per (account, day, event, user): count, summed quantity and latest time, for repository.ROLLUP_COLUMNS."""
-    timestamps = events["timestamp"].astype("datetime64[us]")
-    keyed = pd.DataFrame(
-        {
-            "account_id": events["account_id"],
-            "day": timestamps.dt.floor("D"),
-            "event": events["event"],
-            "user_id": events["user_id"].fillna(ANONYMOUS_USER),
-            "quantity": events["quantity"].astype(float),
-            "timestamp": timestamps,
-        },
-        copy=False,
-    )
-    rollup = keyed.groupby(["account_id", "day", "event", "user_id"], sort=False, observed=True).agg(
-        events=("quantity", "size"), quantity=("quantity", "sum"), latest=("timestamp", "max")
-    )
-    rollup = rollup.reset_index()
+    """Per (account, day, event, user): count, summed quantity and latest time, for repository.ROLLUP_COLUMNS.
+
+    Grouped with factorised codes and numpy (bincount, maximum.at) rather than DataFrame.groupby, whose fixed
+    cost dominated a 500-event HTTP request; the result is the same for any batch size.
+    """
+    stamps = events["timestamp"].astype("datetime64[us]").to_numpy()
+    days = stamps.astype("datetime64[D]")
+    parts = [
+        pd.factorize(events["account_id"].to_numpy(dtype=object))[0],
+        pd.factorize(days)[0],
+        pd.factorize(events["event"].to_numpy(dtype=object))[0],
+        pd.factorize(events["user_id"].fillna(ANONYMOUS_USER).to_numpy(dtype=object))[0],
+    ]
+    combined = parts[0].astype(np.int64)
+    for codes in parts[1:]:  # re-factorised at each step, so the combined code stays below the row count
+        combined = pd.factorize(combined * (int(codes.max(initial=0)) + 1) + codes)[0].astype(np.int64)
+    groups, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    counts = np.bincount(inverse, minlength=len(groups))
+    quantities = np.bincount(inverse, weights=events["quantity"].to_numpy(dtype=float), minlength=len(groups))
+    latest = np.full(len(groups), np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(latest, inverse, stamps.view(np.int64))
+    firsts = events.iloc[first]
     return list(
         zip(
-            rollup["account_id"].tolist(),
-            rollup["day"].dt.strftime("%Y-%m-%d").tolist(),
-            rollup["event"].tolist(),
-            rollup["user_id"].tolist(),
-            rollup["events"].tolist(),
-            rollup["quantity"].tolist(),
-            rollup["latest"].dt.strftime(DATETIME_FORMAT).tolist(),
+            firsts["account_id"].tolist(),
+            np.datetime_as_string(days[first], unit="D").tolist(),
+            firsts["event"].tolist(),
+            firsts["user_id"].fillna(ANONYMOUS_USER).tolist(),
+            counts.tolist(),
+            quantities.tolist(),
+            pd.to_datetime(latest.astype("datetime64[us]")).strftime(DATETIME_FORMAT).tolist(),
             strict=True,
         )
     )
