@@ -20,30 +20,17 @@ import pandas as pd
 from alert_rules import snapshot as rules_snapshot  # benchmarks/ is on sys.path when this runs as a script
 
 from alerts.rules import evaluate_rules, load_rules
+from cs_health.demo.generator import FEATURE_NAMES
+from cs_health.demo.generator import PLANS as DEMO_PLANS
+from cs_health.demo.generator import SEGMENTS as DEMO_SEGMENTS
 from models.features import compute_features
 from models.frames import PortfolioData
 from models.health import explain, score_accounts
 from models.scorecard import load_scorecard
 
 AS_OF = dt.date(2026, 11, 1)
-SEGMENTS = np.array(["smb", "mid_market", "enterprise"])
-PLANS = np.array(["starter", "growth", "enterprise"])
-FEATURES = np.array(
-    [
-        "login",
-        "dashboard_viewed",
-        "report_exported",
-        "comment_added",
-        "file_uploaded",
-        "meeting_scheduled",
-        "invoice_sent",
-        "workflow_run",
-        "integration_synced",
-        "api_call",
-        "automation_created",
-        "audit_log_viewed",
-    ]
-)
+SEGMENTS, PLANS = np.array(DEMO_SEGMENTS), np.array(DEMO_PLANS)
+FEATURES = np.array(FEATURE_NAMES)  # the demo generator's product features
 FEATURE_USE = np.array([1.0, 0.75, 0.3, 0.45, 0.3, 0.25, 0.25, 0.4, 0.5, 0.35, 0.08, 0.1])
 KEY_FEATURES = {
     "starter": ("dashboard_viewed", "comment_added", "file_uploaded", "meeting_scheduled"),

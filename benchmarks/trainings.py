@@ -19,27 +19,14 @@ import numpy as np
 import pandas as pd
 
 from alerts.trainings import suggest_trainings
+from cs_health.demo.generator import FEATURE_NAMES
+from cs_health.demo.generator import PLANS as DEMO_PLANS
+from cs_health.demo.generator import SEGMENTS as DEMO_SEGMENTS
 
 AS_OF = dt.date(2026, 11, 1)
-SEGMENTS = np.array(["smb", "mid_market", "enterprise"])
-PLANS = np.array(["starter", "growth", "enterprise"])
+SEGMENTS, PLANS = np.array(DEMO_SEGMENTS), np.array(DEMO_PLANS)
 BANDS = np.array(["green", "yellow", "red"])
-FEATURES = np.array(
-    [
-        "login",
-        "dashboard_viewed",
-        "report_exported",
-        "comment_added",
-        "file_uploaded",
-        "meeting_scheduled",
-        "invoice_sent",
-        "workflow_run",
-        "integration_synced",
-        "api_call",
-        "automation_created",
-        "audit_log_viewed",
-    ]
-)
+FEATURES = np.array(FEATURE_NAMES)  # the demo generator's product features
 CATALOGUE = [
     ("tr-01", ["dashboard_viewed", "login"], "intro"),
     ("tr-02", ["report_exported", "dashboard_viewed"], "core"),
