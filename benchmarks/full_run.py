@@ -62,30 +62,39 @@ def load_rollups(path: Path, events: pd.DataFrame) -> int:
     return len(per_user)
 
 
+def prepare(path: Path, folder: Path, accounts: int, months: int, seed: int, today: dt.date) -> None:
+    """A migrated database holding the generated portfolio (the events as rollups)."""
+    database = make_database(f"sqlite:///{path}")
+    upgrade(database.engine)
+    clock = time.perf_counter()
+    portfolio = generate_portfolio(accounts=accounts, months=months, seed=seed, end=today)
+    files = write_portfolio(portfolio, folder)
+    for kind, file in files.items():
+        if kind != "events":
+            import_file(database, kind, file, now=dt.datetime.now(dt.UTC))
+    rows = load_rollups(path, portfolio.events)
+    print(
+        f"{accounts:,} accounts, {len(portfolio.events):,} events -> {rows:,} per-user rollup rows "
+        f"(prepared in {time.perf_counter() - clock:.0f} s, not timed below)"
+    )
+    database.engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="build the portfolio database here once and reuse it afterwards")
     args = parser.parse_args()
     today = dt.date.today()
     with tempfile.TemporaryDirectory(prefix="cs-health-full-run-") as directory:
-        folder = Path(directory)
+        folder = args.keep or Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
         path = folder / "cs_health.db"
+        if not path.exists():
+            prepare(path, folder, args.accounts, args.months, args.seed, today)
         database = make_database(f"sqlite:///{path}")
-        upgrade(database.engine)
-        clock = time.perf_counter()
-        portfolio = generate_portfolio(accounts=args.accounts, months=args.months, seed=args.seed, end=today)
-        files = write_portfolio(portfolio, folder)
-        for kind, file in files.items():
-            if kind != "events":
-                import_file(database, kind, file, now=dt.datetime.now(dt.UTC))
-        rows = load_rollups(path, portfolio.events)
-        print(
-            f"{args.accounts:,} accounts, {len(portfolio.events):,} events -> {rows:,} per-user rollup rows "
-            f"(prepared in {time.perf_counter() - clock:.0f} s, not timed below)"
-        )
-        del portfolio
         settings = Settings(DATABASE_URL=f"sqlite:///{path}", DATA_DIR=folder / "data")
         for label in ("first run (trains the churn model)", "second run (reuses it)"):
             clock = time.perf_counter()

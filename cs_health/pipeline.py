@@ -13,13 +13,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from cs_health.churn.service import ChurnRunSummary, run_churn
+from cs_health.churn.service import history_days as churn_history_days
 from cs_health.config import Settings
 from cs_health.db.engine import Database
 from cs_health.db.tables import PipelineRun
 from cs_health.exceptions import CSHealthError
+from cs_health.health.repository import USAGE_HISTORY_DAYS
 from cs_health.health.service import HealthRunSummary, run_health, scorecard_from
 from cs_health.renewals.service import AlertRunSummary, run_alerts
+from cs_health.run_inputs import PortfolioInputs
 from cs_health.trainings.service import TrainingRunSummary, email_contacts, run_trainings
 
 HEALTH, TRAININGS, CHURN, ALERTS = "health", "trainings", "forecast+churn", "alerts"
@@ -71,12 +76,20 @@ def run_pipeline(database: Database, settings: Settings, as_of: dt.date, stages:
     report = RunReport(as_of=as_of)
     try:
         scorecard = scorecard_from(settings.SCORECARD_FILE)
+        inputs = PortfolioInputs(as_of)
         with database.transaction() as session:
+            if history := _history_days(session, as_of, settings, stages):
+                inputs.get(session, *history)  # read once, before the run writes anything
             for stage in (name for name in STAGES if name in stages):
                 clock = time.perf_counter()
                 if stage == HEALTH:
                     report.health = run_health(
-                        session, as_of, scorecard=scorecard, key_features=settings.KEY_FEATURES, computed_at=_now()
+                        session,
+                        as_of,
+                        scorecard=scorecard,
+                        key_features=settings.KEY_FEATURES,
+                        computed_at=_now(),
+                        inputs=inputs,
                     )
                 elif stage == TRAININGS:
                     report.trainings = run_trainings(session, as_of, _now(), key_features=settings.KEY_FEATURES)
@@ -85,7 +98,13 @@ def run_pipeline(database: Database, settings: Settings, as_of: dt.date, stages:
                 elif stage == CHURN:
                     with dask_client(settings) as client:
                         report.churn = run_churn(
-                            session, as_of, settings=settings, scorecard=scorecard, now=_now(), client=client
+                            session,
+                            as_of,
+                            settings=settings,
+                            scorecard=scorecard,
+                            now=_now(),
+                            client=client,
+                            inputs=inputs,
                         )
                 else:
                     report.alerts = run_alerts(session, as_of, settings=settings, now=_now())
@@ -95,6 +114,15 @@ def run_pipeline(database: Database, settings: Settings, as_of: dt.date, stages:
         raise
     _finish(database, run_id, "succeeded", report)
     return report
+
+
+def _history_days(
+    session: Session, as_of: dt.date, settings: Settings, stages: Collection[str]
+) -> tuple[int, int] | None:
+    """The widest (usage, per-user) history the chosen stages read from the shared portfolio, if any does."""
+    if CHURN in stages:
+        return churn_history_days(session, as_of, settings)
+    return (USAGE_HISTORY_DAYS, USAGE_HISTORY_DAYS) if HEALTH in stages else None
 
 
 def _finish(database: Database, run_id: int, status: str, report: RunReport, error: str | None = None) -> None:

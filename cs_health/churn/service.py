@@ -30,6 +30,7 @@ from cs_health.config import Settings
 from cs_health.db.tables import ChurnModelRecord
 from cs_health.health import repository as health_repository
 from cs_health.health.service import json_ready
+from cs_health.run_inputs import PortfolioInputs
 from models import backtest as metrics
 from models.churn import (
     PORTFOLIO_HORIZONS,
@@ -86,10 +87,16 @@ class TrainResult:
 
 
 def train(
-    session: Session, as_of: dt.date, *, settings: Settings, scorecard: Scorecard, now: dt.datetime
+    session: Session,
+    as_of: dt.date,
+    *,
+    settings: Settings,
+    scorecard: Scorecard,
+    now: dt.datetime,
+    inputs: PortfolioInputs | None = None,
 ) -> TrainResult:
     """Backtests out of time, then fits on every label whose window closed before `as_of`, and stores the model."""
-    data = health_repository.load_portfolio(session, as_of, history_days=TRAINING_HISTORY_DAYS)
+    data = (inputs or PortfolioInputs(as_of)).get(session, TRAINING_HISTORY_DAYS)
     options: dict[str, Any] = {
         "churn_grace_days": settings.CHURN_GRACE_DAYS,
         "key_features": settings.KEY_FEATURES or None,
@@ -144,11 +151,13 @@ def run_churn(
     scorecard: Scorecard,
     now: dt.datetime,
     client: Any = None,
+    inputs: PortfolioInputs | None = None,
 ) -> ChurnRunSummary:
     """Forecasts every active account's usage to its renewal and predicts its churn; trains a model first when
     none exists yet or the newest is older than CHURN_RETRAIN_DAYS."""
     summary = ChurnRunSummary(as_of=as_of)
-    data = health_repository.load_portfolio(session, as_of, history_days=FORECAST_HISTORY_DAYS)
+    inputs = inputs or PortfolioInputs(as_of)
+    data = inputs.get(session, *history_days(session, as_of, settings, training=False))
     series = daily_series(data)
     features = churn_features(data, as_of, settings.KEY_FEATURES or None, scorecard, series)
     if features.empty:
@@ -169,8 +178,8 @@ def run_churn(
     summary.anomalies = int(forecast.summary[ANOMALY].reindex(features.index).fillna(False).sum())
 
     record = repository.model_for(session, as_of)
-    if record is None or (as_of - record.trained_as_of).days > settings.CHURN_RETRAIN_DAYS:
-        record = train(session, as_of, settings=settings, scorecard=scorecard, now=now).record
+    if _retrain_due(record, as_of, settings):
+        record = train(session, as_of, settings=settings, scorecard=scorecard, now=now, inputs=inputs).record
         summary.trained = True
     model = ChurnModel.from_json(json.dumps(record.parameters))
     predictions = model.predict_proba(features)
@@ -183,22 +192,32 @@ def run_churn(
     return summary
 
 
+def _retrain_due(record: ChurnModelRecord | None, as_of: dt.date, settings: Settings) -> bool:
+    return record is None or (as_of - record.trained_as_of).days > settings.CHURN_RETRAIN_DAYS
+
+
+def history_days(session: Session, as_of: dt.date, settings: Settings, training: bool | None = None) -> tuple[int, int]:
+    """(usage days, per-user days) the forecast and churn stage reads as of `as_of`: a year for the forecast and
+    the features' window of users, or the whole history when it will train the model first (`training` None:
+    when a retrain is due)."""
+    if training is None:
+        training = _retrain_due(repository.model_for(session, as_of), as_of, settings)
+    if training:
+        return TRAINING_HISTORY_DAYS, TRAINING_HISTORY_DAYS
+    return FORECAST_HISTORY_DAYS, health_repository.USAGE_HISTORY_DAYS
+
+
 def _number(value: Any) -> float | None:
     return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else float(value)
 
 
 def _forecast_rows(forecast: Any, accounts: pd.Index, as_of: dt.date) -> list[dict[str, Any]]:
     table = forecast.summary.reindex(accounts)
-    weekly = {account: frame for account, frame in forecast.series.groupby("account_id", sort=False)}
+    weekly = _weekly_records(forecast.series)
     rows = []
     for account_id, row in table.iterrows():
-        points = weekly.get(account_id)
         series = {
-            "weekly": []
-            if points is None
-            else json_ready(
-                points[["day", YHAT, LOWER, UPPER]].round({YHAT: 3, LOWER: 3, UPPER: 3}).to_dict("records")
-            ),
+            "weekly": weekly.get(account_id, []),
             "prophet": forecast.new_cache.get(row[FINGERPRINT]) if isinstance(row[FINGERPRINT], str) else None,
         }
         horizon = int(row[HORIZON_DAYS]) if pd.notna(row[HORIZON_DAYS]) else 90
@@ -218,6 +237,20 @@ def _forecast_rows(forecast: Any, accounts: pd.Index, as_of: dt.date) -> list[di
             }
         )
     return rows
+
+
+def _weekly_records(series: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Each account's weekly forecast points as JSON records, built column-wise: a frame per account cost
+    25 s on 3,000 accounts."""
+    days = np.datetime_as_string(series["day"].to_numpy(dtype="datetime64[s]"), unit="s").tolist()
+    columns = [
+        [value if math.isfinite(value) else None for value in np.round(series[name].to_numpy("float64"), 3).tolist()]
+        for name in (YHAT, LOWER, UPPER)
+    ]
+    records: dict[str, list[dict[str, Any]]] = {}
+    for account_id, day, yhat, lower, upper in zip(series["account_id"].tolist(), days, *columns, strict=True):
+        records.setdefault(account_id, []).append({"day": day, YHAT: yhat, LOWER: lower, UPPER: upper})
+    return records
 
 
 def _prediction_rows(

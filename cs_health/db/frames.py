@@ -1,31 +1,85 @@
 """Set-based reads straight into pandas: the statement runs on the driver's cursor, skipping SQLAlchemy's
-per-row type processing (ten times slower on hundreds of thousands of rows); dates are parsed vectorised."""
+per-row type processing (ten times slower on hundreds of thousands of rows); dates are parsed vectorised.
+
+Large reads of an SQLite file can go through the ADBC SQLite driver instead, which hands over Arrow columns
+without a Python object per value: three to seven times faster on millions of rows (the usage rollups the
+nightly run reads). It reads on a connection of its own, so it is used only while this session has written
+nothing in its transaction; otherwise the read stays on the session's connection and sees its own writes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+import sqlite3
+from collections.abc import Iterable, Sequence
 from contextlib import closing
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select
+from sqlalchemy import Connection, Select
 from sqlalchemy.orm import Session
 
+try:
+    import adbc_driver_sqlite.dbapi as adbc_sqlite
+except ImportError:  # pragma: no cover - the dependency is declared; a trimmed install still reads correctly
+    adbc_sqlite = None
 
-def read_frame(session: Session, statement: Select[Any], datetimes: Iterable[str] = ()) -> pd.DataFrame:
-    """The rows of `statement` as a frame; `datetimes` columns become datetime64 (SQLite keeps them as text)."""
+
+def read_frame(
+    session: Session, statement: Select[Any], datetimes: Iterable[str] = (), *, columnar: bool = False
+) -> pd.DataFrame:
+    """The rows of `statement` as a frame; `datetimes` columns become datetime64 (SQLite keeps them as text).
+
+    `columnar=True` asks for the ADBC path on SQLite (see the module docstring); its columns must each hold one
+    type (no NULLs mixed into numbers), as the rollup tables do.
+    """
     connection = session.connection()
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    parameters = compiled.params
+    parameters: Any = compiled.params
     if connection.dialect.paramstyle == "qmark":
         parameters = tuple(parameters[name] for name in compiled.positiontup or ())
-    driver = connection.connection.driver_connection
-    with closing(driver.cursor()) as cursor:
-        cursor.execute(str(compiled), parameters)
-        columns = [description[0] for description in cursor.description]
-        frame = pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
-    for column in datetimes:
+    path = _columnar_path(connection) if columnar else None
+    if path is not None:
+        frame = _read_columnar(path, str(compiled), [_sqlite_value(value) for value in parameters])
+    else:
+        driver = connection.connection.driver_connection
+        with closing(driver.cursor()) as cursor:
+            cursor.execute(str(compiled), parameters)
+            columns = [description[0] for description in cursor.description]
+            frame = pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+    return parse_datetimes(frame, datetimes)
+
+
+def parse_datetimes(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """`columns` (ISO text, or already datetimes) as datetime64, in place; an empty frame gets the dtype too."""
+    for column in columns:
         frame[column] = (
             pd.to_datetime(frame[column], format="ISO8601") if len(frame) else frame[column].astype("datetime64[us]")
         )
     return frame
+
+
+def _columnar_path(connection: Connection) -> str | None:
+    """The SQLite file to read with ADBC, or None when the session's own connection must do the read."""
+    if adbc_sqlite is None or connection.dialect.name != "sqlite":
+        return None
+    driver = connection.connection.driver_connection
+    database = connection.engine.url.database
+    if not isinstance(driver, sqlite3.Connection) or driver.in_transaction or not database or database == ":memory:":
+        return None
+    return database
+
+
+def _sqlite_value(value: Any) -> Any:
+    """A bind value as the sqlite3 module would store it (dates and times as ISO text)."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _read_columnar(path: str, sql: str, parameters: Sequence[Any]) -> pd.DataFrame:
+    with adbc_sqlite.connect(path) as connection, closing(connection.cursor()) as cursor:
+        cursor.execute(sql, tuple(parameters))
+        return cursor.fetch_arrow_table().to_pandas()

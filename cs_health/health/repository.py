@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from cs_health.accounts.repository import accounts_frame, subscriptions_frame
-from cs_health.db.frames import read_frame
+from cs_health.db.frames import parse_datetimes, read_frame
 from cs_health.db.tables import (
     Contact,
     DailyUsage,
@@ -27,9 +27,13 @@ from models.frames import PortfolioData
 USAGE_HISTORY_DAYS = 120  # the longest window any health feature reads (28 + 56 days) plus slack
 
 
-def load_portfolio(session: Session, as_of: dt.date, history_days: int = USAGE_HISTORY_DAYS) -> PortfolioData:
-    """Everything the features need as of `as_of`, one query per table (never one per account)."""
+def load_portfolio(
+    session: Session, as_of: dt.date, history_days: int = USAGE_HISTORY_DAYS, user_history_days: int | None = None
+) -> PortfolioData:
+    """Everything the features need as of `as_of`, one query per table (never one per account): daily usage over
+    `history_days`, per-user activity over `user_history_days` (default the same)."""
     since = as_of - dt.timedelta(days=history_days)
+    user_since = as_of - dt.timedelta(days=history_days if user_history_days is None else user_history_days)
     daily_usage = read_frame(
         session,
         select(
@@ -41,22 +45,11 @@ def load_portfolio(session: Session, as_of: dt.date, history_days: int = USAGE_H
             DailyUsage.users,
         ).where(DailyUsage.day >= since, DailyUsage.day < as_of),
         datetimes=["day"],
-    )
-    user_activity = read_frame(
-        session,
-        select(
-            UserDailyUsage.account_id,
-            UserDailyUsage.user_id,
-            UserDailyUsage.day,
-            func.sum(UserDailyUsage.events).label("events"),
-        )
-        .where(UserDailyUsage.day >= since, UserDailyUsage.day < as_of, UserDailyUsage.user_id != "")
-        .group_by(UserDailyUsage.account_id, UserDailyUsage.user_id, UserDailyUsage.day),
-        datetimes=["day"],
+        columnar=True,
     )
     return PortfolioData(
         daily_usage=daily_usage,
-        user_activity=user_activity,
+        user_activity=user_activity(session, user_since, as_of),
         accounts=accounts_frame(session),
         subscriptions=subscriptions_frame(session),
         contacts=read_frame(session, select(Contact.user_id, Contact.account_id, Contact.role)),
@@ -74,6 +67,25 @@ def load_portfolio(session: Session, as_of: dt.date, history_days: int = USAGE_H
             session, select(Touchpoint.account_id, Touchpoint.at, Touchpoint.kind), datetimes=["at"]
         ),
     )
+
+
+def user_activity(session: Session, since: dt.date, until: dt.date) -> pd.DataFrame:
+    """account_id, user_id, day, events: each identified user's events per day over [since, until).
+
+    PostgreSQL sums the per-feature rows itself; SQLite's GROUP BY needs a temporary B-tree over every row
+    (4x slower than reading them all), so there the rows are read as columns and summed in pandas.
+    """
+    per_feature = select(UserDailyUsage.account_id, UserDailyUsage.user_id, UserDailyUsage.day).where(
+        UserDailyUsage.day >= since, UserDailyUsage.day < until, UserDailyUsage.user_id != ""
+    )
+    keys = ["account_id", "user_id", "day"]
+    if session.get_bind().dialect.name != "sqlite":
+        statement = per_feature.add_columns(func.sum(UserDailyUsage.events).label("events")).group_by(
+            UserDailyUsage.account_id, UserDailyUsage.user_id, UserDailyUsage.day
+        )
+        return read_frame(session, statement, datetimes=["day"])
+    rows = read_frame(session, per_feature.add_columns(UserDailyUsage.events), columnar=True)
+    return parse_datetimes(rows.groupby(keys, sort=True, observed=True)["events"].sum().reset_index(), ["day"])
 
 
 def stored_components(session: Session, as_of: dt.date) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from cs_health.db.tables import HealthOverride
 from cs_health.exceptions import InvalidInput
 from cs_health.health import repository
 from cs_health.health.schemas import Component, HealthHistory, HealthPoint, HealthView, OverrideIn, OverrideView
+from cs_health.run_inputs import PortfolioInputs
 from models.features import compute_features
 from models.health import explain, score_accounts
 from models.lifecycle import CADENCE_DAYS, MOTION, QUADRANT, STAGE, TOUCH_POLICY, lifecycle_stage, quadrant
@@ -68,9 +69,11 @@ def run_health(
     scorecard: Scorecard,
     key_features: Mapping[str, Sequence[str]] | None,
     computed_at: dt.datetime,
+    inputs: PortfolioInputs | None = None,
 ) -> HealthRunSummary:
-    """Scores every active account as of `as_of` and stores scores, components, reasons, stage and quadrant."""
-    data = repository.load_portfolio(session, as_of)
+    """Scores every active account as of `as_of` and stores scores, components, reasons, stage and quadrant
+    (from the run's shared `inputs` when given)."""
+    data = (inputs or PortfolioInputs(as_of)).get(session)
     features = compute_features(data, as_of, key_features or None)
     summary = HealthRunSummary(as_of=as_of, scorecard_version=scorecard.version)
     if features.empty:
