@@ -92,6 +92,11 @@ _PRIOR_INTERCEPT, _PRIOR_SLOPE = -4.0, 5.5
 _MONTH = 30.4
 _DAY = pd.Timedelta(days=1)
 
+FeatureMemo = dict[pd.Timestamp, pd.DataFrame]
+"""churn_features per observation date, shared by build_training_set and backtest calls on the same portfolio.
+Features at a date read only data from before it, so they are the same whatever later cut the caller made; a
+backtest whose training cut lies a multiple of `every_days` before the final one reuses all its dates."""
+
 
 def churn_label(horizon: int) -> str:
     """Label column of churn within `horizon` days."""
@@ -359,13 +364,15 @@ def build_training_set(
     horizons: Sequence[int] = DEFAULT_HORIZONS,
     key_features: Mapping[str, Sequence[str]] | None = None,
     scorecard: Scorecard | None = None,
+    memo: FeatureMemo | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Observations every `every_days` days back through the history before `as_of`, with their labels.
 
     Returns (observations, labels), both indexed by (observed_at, account_id) in time order: the churn_features
     of every account active at each observation date, computed from data before that date; labels churn_{h}d
     and non_renewal as 0/1, NaN where the window (plus the grace period) had not closed before `as_of`.
-    Observation dates start once 84 days of usage exist (the usage trend's window).
+    Observation dates start once 84 days of usage exist (the usage trend's window). `memo` shares the features
+    of each observation date between calls on the same data (see FeatureMemo).
     """
     known = restrict(data, as_of)
     cut = pd.Timestamp(as_of).normalize()
@@ -378,7 +385,7 @@ def build_training_set(
     while date >= earliest:
         dates.append(date)
         date -= every_days * _DAY
-    return _observe(known, sorted(dates), cut, churn_grace_days, horizons, key_features, scorecard)
+    return _observe(known, sorted(dates), cut, churn_grace_days, horizons, key_features, scorecard, memo)
 
 
 def _empty_set(horizons: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -397,17 +404,22 @@ def _observe(
     horizons: Sequence[int],
     key_features: Mapping[str, Sequence[str]] | None,
     scorecard: Scorecard | None,
+    memo: FeatureMemo | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Features at each date (from data before it) and labels as known at `cut` (data must already be cut)."""
     if not dates:
         return _empty_set(horizons)
     scorecard = scorecard or load_scorecard()
-    series = daily_series(known)
+    series: pd.DataFrame | None = None
+    memo = {} if memo is None else memo
     runs = _coverage_runs(known.subscriptions, grace_days)
     grace = grace_days * _DAY
     frames, label_frames = [], []
     for date in dates:  # one vectorised pass over all accounts per observation date
-        features = churn_features(known, date.date(), key_features, scorecard, series)
+        if date not in memo:
+            series = daily_series(known) if series is None else series
+            memo[date] = churn_features(known, date.date(), key_features, scorecard, series)
+        features = memo[date]
         if features.empty:
             continue
         run_end = _run_end_at(runs, features.index, date)
@@ -770,6 +782,7 @@ def backtest(
     churn_grace_days: int = 30,
     key_features: Mapping[str, Sequence[str]] | None = None,
     scorecard: Scorecard | None = None,
+    memo: FeatureMemo | None = None,
 ) -> BacktestReport:
     """Train on what was known before `train_as_of`, test on observation dates from `train_as_of` on (every
     `every_days`) whose longest horizon has passed by `as_of`. Never shuffled across time: the test rows are
@@ -786,6 +799,7 @@ def backtest(
         horizons=horizons,
         key_features=key_features,
         scorecard=scorecard,
+        memo=memo,
     )
     model.fit(observations, labels)
     start, end = pd.Timestamp(train_as_of).normalize(), pd.Timestamp(as_of).normalize()
@@ -794,7 +808,7 @@ def backtest(
     while date + max(horizons) * _DAY <= end:
         dates.append(date)
         date += every_days * _DAY
-    test, outcome = _observe(restrict(data, as_of), dates, end, 0, horizons, key_features, scorecard)
+    test, outcome = _observe(restrict(data, as_of), dates, end, 0, horizons, key_features, scorecard, memo)
     predicted = model.predict_proba(test) if len(test) else pd.DataFrame(index=test.index)
     rows, tables = {}, {}
     for h in horizons:

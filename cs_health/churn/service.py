@@ -38,6 +38,7 @@ from models.churn import (
     TEXT,
     BacktestReport,
     ChurnModel,
+    FeatureMemo,
     backtest,
     build_training_set,
     churn_features,
@@ -64,7 +65,9 @@ from models.scorecard import Scorecard
 FORECAST_VERSION = "usage-forecast-1"
 FORECAST_HISTORY_DAYS = 400  # a year of series for Prophet plus the features' windows
 TRAINING_HISTORY_DAYS = 3_650
-BACKTEST_DAYS = 91  # the backtest trains this many days before the as-of date and tests on what followed
+# The backtest trains this many days before the as-of date and tests on what followed; a multiple of the
+# observation spacing (30 days), so the final fit reuses every observation's features (models.churn.FeatureMemo).
+BACKTEST_DAYS = 90
 
 
 @dataclass
@@ -104,11 +107,12 @@ def train(
     }
     notes: list[str] = []
     report: BacktestReport | None = None
+    memo: FeatureMemo = {}
     try:
-        report = backtest(data, as_of - dt.timedelta(days=BACKTEST_DAYS), as_of, **options)
+        report = backtest(data, as_of - dt.timedelta(days=BACKTEST_DAYS), as_of, memo=memo, **options)
     except ValueError as error:
         notes.append(f"no backtest: {error}")
-    observations, labels = build_training_set(data, as_of, **options)
+    observations, labels = build_training_set(data, as_of, memo=memo, **options)
     model = ChurnModel().fit(observations, labels)
     if model.is_fallback:
         notes.append(model.reason)

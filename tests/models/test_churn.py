@@ -22,6 +22,7 @@ from models.churn import (
     OBSERVED_AT,
     PROBABILITY_RENEWAL,
     ChurnModel,
+    FeatureMemo,
     backtest,
     build_training_set,
     churn_features,
@@ -196,6 +197,18 @@ def test_training_is_strictly_as_of(demo: PortfolioData):
         labelled = labels[churn_label(h)].notna().to_numpy()
         assert (dates[labelled] + pd.Timedelta(days=h + 30) <= pd.Timestamp(TRAIN_AS_OF)).all()
         assert labelled.any()
+
+
+@pytest.mark.slow
+def test_a_backtest_90_days_back_lends_every_observation_to_the_final_fit(demo: PortfolioData):
+    memo: FeatureMemo = {}
+    backtest(demo, END - datetime.timedelta(days=90), END, key_features=KEY_FEATURES, memo=memo)
+    from_backtest = set(memo)
+    shared = build_training_set(demo, END, key_features=KEY_FEATURES, memo=memo)
+    alone = build_training_set(demo, END, key_features=KEY_FEATURES)
+    pd.testing.assert_frame_equal(shared[0], alone[0])
+    pd.testing.assert_frame_equal(shared[1], alone[1])
+    assert sorted(set(memo) - from_backtest) == [pd.Timestamp(END) - pd.Timedelta(days=d) for d in (60, 30)]
 
 
 @pytest.mark.slow
