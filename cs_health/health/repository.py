@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from cs_health.accounts.repository import accounts_frame, subscriptions_frame
-from cs_health.db.frames import parse_datetimes, read_frame
+from cs_health.db.frames import read_frame, read_summed
 from cs_health.db.tables import (
     Contact,
     DailyUsage,
@@ -70,22 +70,15 @@ def load_portfolio(
 
 
 def user_activity(session: Session, since: dt.date, until: dt.date) -> pd.DataFrame:
-    """account_id, user_id, day, events: each identified user's events per day over [since, until).
-
-    PostgreSQL sums the per-feature rows itself; SQLite's GROUP BY needs a temporary B-tree over every row
-    (4x slower than reading them all), so there the rows are read as columns and summed in pandas.
-    """
-    per_feature = select(UserDailyUsage.account_id, UserDailyUsage.user_id, UserDailyUsage.day).where(
-        UserDailyUsage.day >= since, UserDailyUsage.day < until, UserDailyUsage.user_id != ""
+    """account_id, user_id, day, events: each identified user's events per day over [since, until)."""
+    usage = UserDailyUsage
+    return read_summed(
+        session,
+        [usage.account_id, usage.user_id, usage.day],
+        usage.events,
+        [usage.day >= since, usage.day < until, usage.user_id != ""],
+        datetimes=["day"],
     )
-    keys = ["account_id", "user_id", "day"]
-    if session.get_bind().dialect.name != "sqlite":
-        statement = per_feature.add_columns(func.sum(UserDailyUsage.events).label("events")).group_by(
-            UserDailyUsage.account_id, UserDailyUsage.user_id, UserDailyUsage.day
-        )
-        return read_frame(session, statement, datetimes=["day"])
-    rows = read_frame(session, per_feature.add_columns(UserDailyUsage.events), columnar=True)
-    return parse_datetimes(rows.groupby(keys, sort=True, observed=True)["events"].sum().reset_index(), ["day"])
 
 
 def stored_components(session: Session, as_of: dt.date) -> pd.DataFrame:

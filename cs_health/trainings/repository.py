@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from cs_health.db.frames import read_frame
+from cs_health.db.frames import read_frame, read_summed
 from cs_health.db.tables import (
     Account,
     Contact,
@@ -29,17 +29,10 @@ _CHUNK = 2_000
 def user_feature_usage(session: Session, since: dt.date, until: dt.date) -> pd.DataFrame:
     """account_id, event, user_id ('' for anonymous), events over [since, until): distinct users per feature and
     active users per account both come from this one read."""
-    statement = (
-        select(
-            UserDailyUsage.account_id,
-            UserDailyUsage.event,
-            UserDailyUsage.user_id,
-            func.sum(UserDailyUsage.events).label("events"),
-        )
-        .where(UserDailyUsage.day >= since, UserDailyUsage.day < until)
-        .group_by(UserDailyUsage.account_id, UserDailyUsage.event, UserDailyUsage.user_id)
+    usage = UserDailyUsage
+    return read_summed(
+        session, [usage.account_id, usage.event, usage.user_id], usage.events, [usage.day >= since, usage.day < until]
     )
-    return read_frame(session, statement)
 
 
 def daily_feature_usage(session: Session, since: dt.date, until: dt.date, events: Iterable[str]) -> pd.DataFrame:
