@@ -22,6 +22,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import json
 import math
@@ -91,6 +92,11 @@ DEFAULT_HORIZONS = (30, 90)
 _PRIOR_INTERCEPT, _PRIOR_SLOPE = -4.0, 5.5
 _MONTH = 30.4
 _DAY = pd.Timedelta(days=1)
+
+# The history one observation reads: the windows the nightly run loads to predict (a year of daily series for
+# the forecast plus the features' windows; per-user activity for the 30-day people features), so training sees
+# exactly what prediction sees, and each date costs its window rather than the whole history.
+OBSERVATION_USAGE_DAYS, OBSERVATION_USER_DAYS = 400, 120
 
 FeatureMemo = dict[pd.Timestamp, pd.DataFrame]
 """churn_features per observation date, shared by build_training_set and backtest calls on the same portfolio.
@@ -410,15 +416,22 @@ def _observe(
     if not dates:
         return _empty_set(horizons)
     scorecard = scorecard or load_scorecard()
-    series: pd.DataFrame | None = None
     memo = {} if memo is None else memo
+    if any(date not in memo for date in dates):
+        usage, users = _by_day(known.daily_usage), _by_day(known.user_activity)
+        series = _by_day(daily_series(known))
+        for date in (date for date in dates if date not in memo):  # one vectorised pass over all accounts
+            window = dataclasses.replace(
+                known,
+                daily_usage=_last_days(usage, date, OBSERVATION_USAGE_DAYS),
+                user_activity=_last_days(users, date, OBSERVATION_USER_DAYS),
+            )
+            recent = _last_days(series, date, OBSERVATION_USAGE_DAYS)
+            memo[date] = churn_features(window, date.date(), key_features, scorecard, recent)
     runs = _coverage_runs(known.subscriptions, grace_days)
     grace = grace_days * _DAY
     frames, label_frames = [], []
-    for date in dates:  # one vectorised pass over all accounts per observation date
-        if date not in memo:
-            series = daily_series(known) if series is None else series
-            memo[date] = churn_features(known, date.date(), key_features, scorecard, series)
+    for date in dates:
         features = memo[date]
         if features.empty:
             continue
@@ -437,6 +450,17 @@ def _observe(
     if not frames:
         return _empty_set(horizons)
     return pd.concat(frames), pd.concat(label_frames)
+
+
+def _by_day(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame in day order (naive UTC days), so any window of days is one slice."""
+    return frame.assign(**{DAY: _naive(frame[DAY])}).sort_values(DAY, kind="stable", ignore_index=True)
+
+
+def _last_days(frame: pd.DataFrame, date: pd.Timestamp, days: int) -> pd.DataFrame:
+    """The rows of a day-ordered frame in the `days` days before `date`."""
+    start, stop = np.searchsorted(frame[DAY].to_numpy(), np.array([date - days * _DAY, date], dtype=frame[DAY].dtype))
+    return frame.iloc[start:stop]
 
 
 def _coverage_runs(subscriptions: pd.DataFrame, grace_days: int) -> pd.DataFrame:

@@ -33,6 +33,8 @@ from cs_health.health.service import json_ready
 from cs_health.run_inputs import PortfolioInputs
 from models import backtest as metrics
 from models.churn import (
+    OBSERVATION_USAGE_DAYS,
+    OBSERVATION_USER_DAYS,
     PORTFOLIO_HORIZONS,
     PROBABILITY_RENEWAL,
     TEXT,
@@ -63,7 +65,7 @@ from models.forecast import (
 from models.scorecard import Scorecard
 
 FORECAST_VERSION = "usage-forecast-1"
-FORECAST_HISTORY_DAYS = 400  # a year of series for Prophet plus the features' windows
+FORECAST_HISTORY_DAYS = OBSERVATION_USAGE_DAYS  # a year of series for Prophet plus the features' windows
 TRAINING_HISTORY_DAYS = 3_650
 # The backtest trains this many days before the as-of date and tests on what followed; a multiple of the
 # observation spacing (30 days), so the final fit reuses every observation's features (models.churn.FeatureMemo).
@@ -208,7 +210,7 @@ def history_days(session: Session, as_of: dt.date, settings: Settings, training:
         training = _retrain_due(repository.model_for(session, as_of), as_of, settings)
     if training:
         return TRAINING_HISTORY_DAYS, TRAINING_HISTORY_DAYS
-    return FORECAST_HISTORY_DAYS, health_repository.USAGE_HISTORY_DAYS
+    return FORECAST_HISTORY_DAYS, OBSERVATION_USER_DAYS
 
 
 def _number(value: Any) -> float | None:

@@ -3,6 +3,7 @@ arithmetic, and the accuracy targets on the demo portfolio."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from models.churn import (
     INPUTS,
     MODEL,
     NON_RENEWAL,
+    OBSERVATION_USAGE_DAYS,
+    OBSERVATION_USER_DAYS,
     OBSERVED_AT,
     PROBABILITY_RENEWAL,
     ChurnModel,
@@ -197,6 +200,21 @@ def test_training_is_strictly_as_of(demo: PortfolioData):
         labelled = labels[churn_label(h)].notna().to_numpy()
         assert (dates[labelled] + pd.Timedelta(days=h + 30) <= pd.Timestamp(TRAIN_AS_OF)).all()
         assert labelled.any()
+
+
+@pytest.mark.slow
+def test_each_observation_sees_what_the_nightly_run_loads_to_predict_on_that_date(demo: PortfolioData):
+    observations, _ = build_training_set(demo, END, key_features=KEY_FEATURES)
+    date = observations.index.get_level_values(OBSERVED_AT)[-1]
+    usage, users = demo.daily_usage, demo.user_activity  # the run reads windows of these, other tables whole
+    loaded = dataclasses.replace(
+        demo,
+        daily_usage=usage[usage["day"].between(date - pd.Timedelta(days=OBSERVATION_USAGE_DAYS), date, "left")],
+        user_activity=users[users["day"].between(date - pd.Timedelta(days=OBSERVATION_USER_DAYS), date, "left")],
+    )
+    predicted_on = churn_features(loaded, date.date(), KEY_FEATURES)
+    observed = observations.xs(date, level=OBSERVED_AT)
+    pd.testing.assert_frame_equal(observed, predicted_on.set_axis(observed.index), check_exact=False)
 
 
 @pytest.mark.slow
