@@ -44,6 +44,7 @@ from models.churn import (
     backtest,
     build_training_set,
     churn_features,
+    in_day_order,
     portfolio_forecast,
     probability_column,
 )
@@ -101,7 +102,7 @@ def train(
     inputs: PortfolioInputs | None = None,
 ) -> TrainResult:
     """Backtests out of time, then fits on every label whose window closed before `as_of`, and stores the model."""
-    data = (inputs or PortfolioInputs(as_of)).get(session, TRAINING_HISTORY_DAYS)
+    data = in_day_order((inputs or PortfolioInputs(as_of)).get(session, TRAINING_HISTORY_DAYS))
     options: dict[str, Any] = {
         "churn_grace_days": settings.CHURN_GRACE_DAYS,
         "key_features": settings.KEY_FEATURES or None,
