@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from cs_health.config import Settings
 from cs_health.db.engine import SQLITE_PRAGMAS, make_database
@@ -27,39 +28,33 @@ from cs_health.ingestion.service import import_file
 from cs_health.pipeline import run_pipeline
 
 
-def load_rollups(path: Path, events: pd.DataFrame) -> int:
-    """daily_usage and user_daily_usage exactly as the import's rollups would hold them."""
-    stamps = events["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
-    frame = pd.DataFrame(  # categoricals keep tens of millions of rows in a few GB
-        {
-            "account_id": events["account_id"].astype("category"),
-            "day": stamps.dt.strftime("%Y-%m-%d").astype("category"),
-            "event": events["event"].astype("category"),
-            "user_id": events["user_id"].astype("category"),
-            "quantity": events["quantity"].astype(float),
-        }
-    )
-    keys = ["account_id", "day", "event", "user_id"]
-    per_user = frame.groupby(keys, sort=True, observed=True).agg(
-        events=("quantity", "size"), quantity=("quantity", "sum")
-    )
-    per_account = per_user.groupby(level=[0, 1, 2], observed=True).agg(
-        events=("events", "sum"), quantity=("quantity", "sum"), users=("events", "size")
-    )
+def load_rollups(path: Path, events_file: Path) -> int:
+    """user_daily_usage and daily_usage exactly as the import's rollups would hold them, streamed from the
+    events file a million rows at a time (tens of millions of events do not fit in memory at once)."""
     connection = sqlite3.connect(path)
     for pragma in SQLITE_PRAGMAS:
         connection.execute(pragma)
-    connection.executemany(
-        "INSERT INTO user_daily_usage (account_id, day, event, user_id, events, quantity) VALUES (?, ?, ?, ?, ?, ?)",
-        per_user.reset_index().itertuples(index=False, name=None),
-    )
-    connection.executemany(
-        "INSERT INTO daily_usage (account_id, day, event, events, quantity, users) VALUES (?, ?, ?, ?, ?, ?)",
-        per_account.reset_index().itertuples(index=False, name=None),
+    columns = ["account_id", "timestamp", "event", "user_id", "quantity"]
+    for batch in pq.ParquetFile(events_file).iter_batches(batch_size=1_000_000, columns=columns):
+        events = batch.to_pandas()
+        day = pd.to_datetime(events["timestamp"], format="ISO8601", utc=True).dt.strftime("%Y-%m-%d")
+        keys = [events["account_id"], day.rename("day"), events["event"], events["user_id"].fillna("")]
+        per_user = events["quantity"].astype(float).groupby(keys, sort=False).agg(["size", "sum"])
+        connection.executemany(
+            "INSERT INTO user_daily_usage (account_id, day, event, user_id, events, quantity) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, day, event, user_id) DO UPDATE SET "
+            "events = events + excluded.events, quantity = quantity + excluded.quantity",
+            per_user.reset_index().itertuples(index=False, name=None),
+        )
+    connection.execute(  # the rows are in primary-key order, so this groups without sorting
+        "INSERT INTO daily_usage (account_id, day, event, events, quantity, users) "
+        "SELECT account_id, day, event, sum(events), sum(quantity), count(*) FROM user_daily_usage "
+        "GROUP BY account_id, day, event"
     )
     connection.commit()
+    rows = connection.execute("SELECT count(*) FROM user_daily_usage").fetchone()[0]
     connection.close()
-    return len(per_user)
+    return rows
 
 
 def prepare(path: Path, folder: Path, accounts: int, months: int, seed: int, today: dt.date) -> None:
@@ -69,12 +64,14 @@ def prepare(path: Path, folder: Path, accounts: int, months: int, seed: int, tod
     clock = time.perf_counter()
     portfolio = generate_portfolio(accounts=accounts, months=months, seed=seed, end=today)
     files = write_portfolio(portfolio, folder)
+    events = len(portfolio.events)
+    del portfolio
     for kind, file in files.items():
         if kind != "events":
             import_file(database, kind, file, now=dt.datetime.now(dt.UTC))
-    rows = load_rollups(path, portfolio.events)
+    rows = load_rollups(path, files["events"])
     print(
-        f"{accounts:,} accounts, {len(portfolio.events):,} events -> {rows:,} per-user rollup rows "
+        f"{accounts:,} accounts, {events:,} events -> {rows:,} per-user rollup rows "
         f"(prepared in {time.perf_counter() - clock:.0f} s, not timed below)"
     )
     database.engine.dispose()
