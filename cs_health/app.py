@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 
 from cs_health import __version__
 from cs_health.accounts.endpoints import router as accounts_router
+from cs_health.audit.endpoints import router as audit_router
 from cs_health.churn.endpoints import router as churn_router
 from cs_health.config import get_settings
 from cs_health.dashboard.endpoints import router as dashboard_router
@@ -70,6 +71,7 @@ def create_app() -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(churn_router)
     app.include_router(reports_router)
+    app.include_router(audit_router)
     app.include_router(dashboard_router)
     app.include_router(segment_router)
 
