@@ -10,12 +10,12 @@ from fastapi import APIRouter, Query
 from cs_health.audit import service
 from cs_health.audit.schemas import AuditAction, AuditPage
 from cs_health.auth.dependencies import AdminKey, SessionDep
-from cs_health.exceptions import Forbidden, Unauthorized, error_responses
+from cs_health.exceptions import Forbidden, InvalidInput, Unauthorized, error_responses
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
-@router.get("", responses=error_responses(Unauthorized, Forbidden))
+@router.get("", responses=error_responses(Unauthorized, Forbidden, InvalidInput))
 def list_audit_events(
     session: SessionDep,
     _: AdminKey,
@@ -23,7 +23,7 @@ def list_audit_events(
     since: Annotated[
         dt.datetime | None, Query(description="only events at or after this time (ISO 8601; naive means UTC)")
     ] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AuditPage:
     """Who created or revoked keys, created users, overrode health, changed the scorecard or alert rules in use,

@@ -16,6 +16,7 @@ from cs_health.audit import repository
 from cs_health.audit.schemas import Actor, AuditAction, AuditEventView, AuditPage
 from cs_health.db.base import naive_utc
 from cs_health.db.tables import AuditEvent
+from cs_health.exceptions import InvalidInput
 
 SECRET_FIELDS = frozenset({"key", "secret", "password", "password_hash", "key_hash", "token", "hash"})
 PIPELINE = Actor.system("pipeline")
@@ -101,12 +102,12 @@ def page(
     session: Session, action: AuditAction | None, since: dt.datetime | None, page_number: int, per_page: int
 ) -> AuditPage:
     """Newest first; `since` is inclusive (a naive time is UTC)."""
+    try:
+        start = naive_utc(since) if since else None
+    except OverflowError as error:  # 0001-01-01 with a positive offset has no UTC time
+        raise InvalidInput("since: out of the range of dates", field="since") from error
     rows, total = repository.events(
-        session,
-        action.value if action else None,
-        naive_utc(since) if since else None,
-        (page_number - 1) * per_page,
-        per_page,
+        session, action.value if action else None, start, (page_number - 1) * per_page, per_page
     )
     return AuditPage(
         items=[AuditEventView.model_validate(row) for row in rows], total=total, page=page_number, per_page=per_page

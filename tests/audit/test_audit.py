@@ -165,6 +165,9 @@ def test_the_api_reads_the_log_for_admins_filtered_and_paged(
     assert bad.status_code == 422
     fields = {problem["field"] for problem in bad.json()["error"]["details"]["problems"]}
     assert fields == {"query.action", "query.since"}
+    early = client.get("/api/v1/audit", params={"since": "0001-01-01T00:00:00+05:00"}, headers=bearer(admin))
+    assert (early.status_code, early.json()["error"]["details"]) == (422, {"field": "since"})
+    assert client.get("/api/v1/audit", params={"page": 10**30}, headers=bearer(admin)).status_code == 422
 
 
 def test_the_cli_prints_the_log_as_a_table(cli: CliInvoker, database: Database):
