@@ -18,6 +18,7 @@ from cs_health.exceptions import CSHealthError
 from cs_health.health.endpoints import router as health_router
 from cs_health.ingestion.endpoints import router as ingestion_router
 from cs_health.ingestion.endpoints import segment_router
+from cs_health.logs import install_log_filters
 from cs_health.qbr.endpoints import router as reports_router
 from cs_health.renewals.endpoints import router as alerts_router
 from cs_health.status.service import status
@@ -41,6 +42,7 @@ def error_body(error: CSHealthError) -> dict[str, object]:
 
 def create_app() -> FastAPI:
     app = FastAPI(title="cs-health", version=__version__, description="Customer-success health monitoring.")
+    install_log_filters()
 
     @app.exception_handler(CSHealthError)
     async def domain_error(_request: Request, error: CSHealthError) -> JSONResponse:

@@ -1,7 +1,8 @@
 """No secret and no personal data in what the service logs: every logger at DEBUG (SQLAlchemy's statements too),
 uvicorn's error and access logs, and whatever reaches stdout and stderr, captured while a realistic portfolio is
 imported and run, mail goes out through an SMTP server that wants a password, telemetry arrives over HTTP with an
-API key (a Segment identify carrying a new person), and a CSM logs in (once wrongly)."""
+API key (a Segment identify carrying a new person), and a CSM logs in (once wrongly) and filters by a CSM's e-mail
+and a person's name in the query string."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import httpx
 import pandas as pd
@@ -21,6 +23,7 @@ from cs_health.config import get_settings
 from cs_health.dashboard.auth import COOKIE
 from cs_health.db.engine import Database
 from cs_health.demo.generator import generate_portfolio, write_portfolio
+from cs_health.logs import without_query_values
 from tests.conftest import CliInvoker, bearer
 from tests.dashboard.conftest import PASSWORD, csrf_token, make_user
 from tests.renewals.support import PasswordCheck, SmtpServer
@@ -30,7 +33,9 @@ LOGIN = "zelda.okonkwo@cs-team.example"
 WRONG_PASSWORD = "guessed-Pa55word-41ab"
 NEWCOMER = {"email": "ottoline.vanderpump@client.example", "name": "Ottoline Vanderpump"}
 SERVER_LOGGERS = ("uvicorn", "uvicorn.access")
-THE_MAIL_PROVIDER = "mail.log"  # aiosmtpd: the stand-in for the mail provider, which must see its recipients
+# Not the service: aiosmtpd stands in for the mail provider (which must see its recipients), and httpx/httpcore
+# are the test's own HTTP client (a sender's or a browser's side, which knows what it asked for).
+OTHER_PARTIES = ("mail.log", "httpx", "httpcore")
 
 
 @pytest.fixture
@@ -118,10 +123,12 @@ def test_no_secrets_or_personal_data_in_logs(
         right = {"email": LOGIN, "password": PASSWORD, "csrf_token": token}
         assert client.post("/login", data=right, follow_redirects=False).status_code == 303
         cookie = client.cookies[COOKIE]
-        assert client.get("/portfolio").status_code == 200
+        csm = pd.read_csv(folder / "accounts.csv", dtype=str)["csm_email"].iloc[0]
+        assert client.get("/portfolio", params={"csm": csm, "q": NEWCOMER["name"]}).status_code == 200
+        assert client.get("/api/v1/alerts", params={"csm": csm}, headers=bearer(key)).status_code == 403
 
     captured = capfd.readouterr()
-    records = [record for record in everything_logged.records if not record.name.startswith(THE_MAIL_PROVIDER)]
+    records = [record for record in everything_logged.records if not record.name.startswith(OTHER_PARTIES)]
     assert any(record.name.startswith("cs_health") for record in records)  # the capture does see the service
     assert any(record.name == "uvicorn.access" for record in records)
     assert any(record.name.startswith("sqlalchemy.engine") for record in records)
@@ -135,9 +142,14 @@ def test_no_secrets_or_personal_data_in_logs(
 
 
 def leaks(values: set[str], logged: str) -> dict[str, str]:
-    """Each value found, with the first line it is on (so a failure shows where it leaked)."""
-    lines = logged.splitlines()
-    return {value: next(line for line in lines if value in line)[:300] for value in sorted(values) if value in logged}
+    """Each value found as is or URL-encoded, with the first line it is on (so a failure shows where it leaked)."""
+    found = {}
+    for value in sorted(values):
+        for form in {value, quote(value, safe=""), quote_plus(value)}:
+            line = next((line for line in logged.splitlines() if form in line), None)
+            if line is not None:
+                found[value] = line[:300]
+    return found
 
 
 def test_sql_errors_do_not_carry_their_parameters(database: Database):
@@ -150,3 +162,9 @@ def test_sql_errors_do_not_carry_their_parameters(database: Database):
     assert "contact" in str(failed.value)
     assert NEWCOMER["email"] not in str(failed.value)
     assert NEWCOMER["name"] not in str(failed.value)
+
+
+def test_access_log_paths_keep_parameter_names_not_values():
+    assert without_query_values("/portfolio") == "/portfolio"
+    assert without_query_values("/portfolio?csm=a%40b.c&q=Jo+Doe&page=2") == "/portfolio?csm=***&q=***&page=***"
+    assert without_query_values("/api/v1/alerts?flag") == "/api/v1/alerts?flag=***"
