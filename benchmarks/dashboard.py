@@ -166,6 +166,7 @@ def measure(url: str, requests: int) -> list[float]:
     from fastapi.testclient import TestClient
 
     from cs_health.app import create_app
+    from cs_health.audit.schemas import Actor
     from cs_health.config import get_settings
     from cs_health.dashboard import service
     from cs_health.dashboard.endpoints import router
@@ -173,7 +174,7 @@ def measure(url: str, requests: int) -> list[float]:
 
     get_settings.cache_clear()
     with database_for(url).transaction() as session:
-        service.create_user(session, "admin@cs.example", "admin", PASSWORD, dt.datetime.now(dt.UTC))
+        service.create_user(session, "admin@cs.example", "admin", PASSWORD, dt.datetime.now(dt.UTC), actor=Actor.cli())
     app = create_app()
     if not any(getattr(route, "path", None) == "/portfolio" for route in app.routes):
         app.include_router(router)

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 
 from cs_health import __version__
 from cs_health.accounts.endpoints import router as accounts_router
+from cs_health.audit.endpoints import router as audit_router
 from cs_health.churn.endpoints import router as churn_router
 from cs_health.config import get_settings
 from cs_health.dashboard.endpoints import router as dashboard_router
@@ -17,6 +18,7 @@ from cs_health.exceptions import CSHealthError
 from cs_health.health.endpoints import router as health_router
 from cs_health.ingestion.endpoints import router as ingestion_router
 from cs_health.ingestion.endpoints import segment_router
+from cs_health.logs import install_log_filters
 from cs_health.qbr.endpoints import router as reports_router
 from cs_health.renewals.endpoints import router as alerts_router
 from cs_health.status.service import status
@@ -40,6 +42,7 @@ def error_body(error: CSHealthError) -> dict[str, object]:
 
 def create_app() -> FastAPI:
     app = FastAPI(title="cs-health", version=__version__, description="Customer-success health monitoring.")
+    install_log_filters()
 
     @app.exception_handler(CSHealthError)
     async def domain_error(_request: Request, error: CSHealthError) -> JSONResponse:
@@ -70,6 +73,7 @@ def create_app() -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(churn_router)
     app.include_router(reports_router)
+    app.include_router(audit_router)
     app.include_router(dashboard_router)
     app.include_router(segment_router)
 

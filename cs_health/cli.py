@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cs_health.audit import service as audit
+from cs_health.audit.schemas import Actor, AuditAction
 from cs_health.config import get_settings
 from cs_health.db.engine import Database, database_for
 from cs_health.db.migrate import ensure_ready, upgrade
@@ -321,9 +323,11 @@ def export_scores(
     from cs_health.health.export import export_scores as export
 
     database = open_database()
-    with database.transaction() as session:
+    with database.transaction() as session:  # the audit event is committed only once the file is written
         frame = export(session, parse_as_of(as_of) if as_of else None)
-    frame.to_csv(out_file, index=False)
+        frame.to_csv(out_file, index=False)
+        details = {"as_of": frame["as_of"].iloc[0] if len(frame) else None, "accounts": len(frame)}
+        audit.record(session, Actor.cli(), AuditAction.SCORES_EXPORTED, at=now(), target=str(out_file), details=details)
     out.print(f"wrote {len(frame):,} accounts to {out_file}", markup=False, highlight=False)
 
 
@@ -353,8 +357,9 @@ def report(
             now=moment,
             key_features=settings.KEY_FEATURES,
         )
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_bytes(generated.content)
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_bytes(generated.content)
+        reports.audit_export(session, account_id, request, Actor.cli(), moment)
     line = f"wrote {out_file} ({len(generated.content):,} bytes; archived as {generated.path})"
     out.print(line, markup=False, highlight=False, soft_wrap=True)
 
@@ -402,7 +407,7 @@ def apikey_create(
 
     wanted = keys.parse_scopes(scopes)
     with open_database().transaction() as session:
-        created = keys.create(session, wanted, now=now(), name=name, expires_days=expires_days)
+        created = keys.create(session, wanted, now=now(), actor=Actor.cli(), name=name, expires_days=expires_days)
     expires = f", expires {created.info.expires_at:%Y-%m-%d %H:%M} UTC" if created.info.expires_at else ""
     summary = f"created API key {created.info.prefix} ({', '.join(created.info.scopes)}{expires}); shown only once:"
     out.print(summary, markup=False, highlight=False)
@@ -436,7 +441,7 @@ def apikey_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix, 
     from cs_health.auth import service as keys
 
     with open_database().transaction() as session:
-        revoked = keys.revoke(session, prefix, now=now())
+        revoked = keys.revoke(session, prefix, now=now(), actor=Actor.cli())
     out.print(f"revoked API key {revoked.prefix}", markup=False, highlight=False)
 
 
@@ -455,8 +460,38 @@ def user_create(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)  # asks twice
     with open_database().transaction() as session:
-        user = dashboard.create_user(session, email, role, password, now())
+        user = dashboard.create_user(session, email, role, password, now(), actor=Actor.cli())
     out.print(f"created dashboard user {user.email} (role {user.role})", markup=False, highlight=False)
+
+
+def parse_since(value: str | None) -> dt.datetime | None:
+    """--since as a date (midnight UTC) or an ISO 8601 time (naive means UTC); a bad one names the flag."""
+    if value is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError as error:
+        raise InvalidInput(f"--since: {value!r} is not a date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from error
+
+
+@app.command("audit")
+@plain_errors
+def audit_log(
+    since: Annotated[str | None, typer.Option(help="Only events at or after this date or time (UTC).")] = None,
+    action: Annotated[AuditAction | None, typer.Option(help="Only this action.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many events, newest first.")] = 100,
+) -> None:
+    """The audit log: key, user, override, scorecard, alert-rule and export events (newest first)."""
+    with open_database().transaction() as session:
+        page = audit.page(session, action, parse_since(since), 1, limit)
+    lines = ["at\tactor\taction\ttarget\tdetails"]  # tab-separated, so it reads in a terminal and in `cut`
+    for event in page.items:
+        who = f"{event.actor_kind}:{event.actor}" + (f" ({event.actor_name})" if event.actor_name else "")
+        details = json.dumps(event.details, ensure_ascii=False, sort_keys=True)
+        lines.append("\t".join([f"{event.at:%Y-%m-%d %H:%M:%S}", who, event.action, event.target or "-", details]))
+    sys.stdout.write("\n".join(lines) + "\n")
+    if page.total > len(page.items):
+        err.print(f"{page.total - len(page.items):,} older events not shown (use --limit or --since)", markup=False)
 
 
 @app.command()

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     KEY_FEATURES: dict[str, list[str]] = Field(default_factory=dict)
     MAX_REQUEST_BYTES: int = Field(default=5 * 1024 * 1024, ge=1_024)
     MAX_EVENTS_PER_REQUEST: int = Field(default=5_000, ge=1)
+    # Ingestion requests (POST /api/v1/events, Segment /v1/*) per second per API key, per server process; 0 = off.
+    INGEST_RATE_LIMIT: float = Field(default=500.0, ge=0)
+    INGEST_RATE_BURST: int = Field(default=1_000, ge=1)  # requests a key may send at once before the rate applies
     ALERT_RULES_FILE: Path | None = None  # the user's alert rules (TOML); the defaults when unset
     ALERT_TEAM_EMAIL: str | None = None  # the "team" recipient of alert rules
     ALERT_MAIL_MAX_AGE_DAYS: int = Field(default=3, ge=0)  # older as-of dates (backfills) record alerts, mail none

@@ -12,6 +12,7 @@ class CSHealthError(Exception):
 
     status_code: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
+    response_headers: ClassVar[dict[str, dict[str, Any]]] = {}  # headers the response carries, for OpenAPI
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -83,6 +84,20 @@ class PayloadTooLarge(CSHealthError):
     title = "Payload too large"
 
 
+class RateLimited(CSHealthError):
+    """An API key over its request rate; `Retry-After` says in how many seconds to try again."""
+
+    status_code = 429
+    title = "Too many requests"
+    response_headers: ClassVar[dict[str, dict[str, Any]]] = {
+        "Retry-After": {"description": "seconds until the key may send again", "schema": {"type": "integer"}}
+    }
+
+    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class ErrorDetail(BaseModel):
     type: str
     message: str
@@ -102,4 +117,6 @@ def error_responses(*errors: type[CSHealthError]) -> dict[int | str, dict[str, A
         entry = merged.setdefault(error.status_code, {"description": error.title, "model": ErrorResponse})
         if error.title not in entry["description"]:
             entry["description"] += f"; {error.title}"
+        if error.response_headers:
+            entry.setdefault("headers", {}).update(error.response_headers)
     return merged

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
 from cs_health.app import create_app
+from cs_health.audit.schemas import Actor
 from cs_health.auth import service as keys
 from cs_health.auth.schemas import Scope
 from cs_health.cli import app
@@ -144,7 +145,7 @@ def make_key(database: Database) -> KeyMaker:
     def make(*scopes: str, expires_days: int | None = None, created_at: dt.datetime = NOW) -> str:
         wanted = [Scope(scope) for scope in scopes]
         with database.transaction() as session:
-            created = keys.create(session, wanted, now=created_at, expires_days=expires_days)
+            created = keys.create(session, wanted, now=created_at, actor=Actor.cli(), expires_days=expires_days)
         return created.key
 
     return make

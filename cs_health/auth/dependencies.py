@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, SessionTransaction
 
-from cs_health.auth import service
+from cs_health.auth import ratelimit, service
 from cs_health.auth.schemas import Scope
 from cs_health.config import get_settings
 from cs_health.db.engine import Database, database_for
@@ -97,7 +97,27 @@ def require_write_key(scope: str) -> Callable[..., ApiKey]:
     return dependency
 
 
-IngestKey = Annotated[ApiKey, Security(require_scope("ingest"))]
+def _charge(key: ApiKey) -> ApiKey:
+    """One request off the key's ingestion bucket (see cs_health.auth.ratelimit): 429 with Retry-After when the
+    key is over INGEST_RATE_LIMIT, before the request's body is read."""
+    settings = get_settings()
+    ratelimit.INGESTION.take(key.prefix, settings.INGEST_RATE_LIMIT, settings.INGEST_RATE_BURST)
+    return key
+
+
+_ingest_bearer = require_scope("ingest")
+_ingest_write_key = require_write_key("ingest")
+
+
+def rate_limited_ingest_key(key: Annotated[ApiKey, Security(_ingest_bearer)]) -> ApiKey:
+    return _charge(key)
+
+
+def rate_limited_write_key(key: Annotated[ApiKey, Security(_ingest_write_key)]) -> ApiKey:
+    return _charge(key)
+
+
+IngestKey = Annotated[ApiKey, Security(rate_limited_ingest_key)]  # rate limited: the ingestion routes only
 ReadKey = Annotated[ApiKey, Security(require_scope("read"))]
 AdminKey = Annotated[ApiKey, Security(require_scope("admin"))]
-SegmentWriteKey = Annotated[ApiKey, Security(require_write_key("ingest"))]
+SegmentWriteKey = Annotated[ApiKey, Security(rate_limited_write_key)]

@@ -13,19 +13,17 @@ import secrets
 
 from sqlalchemy.orm import Session
 
+from cs_health.audit import service as audit
+from cs_health.audit.schemas import Actor, AuditAction
 from cs_health.auth import repository
 from cs_health.auth.schemas import ApiKeyInfo, NewApiKey, Scope
+from cs_health.db.base import naive_utc
 from cs_health.db.tables import ApiKey
 from cs_health.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
 
 KEY_PREFIX = "csh"
 HASH_SCHEME = "hmac-sha256"
 TOUCH_INTERVAL = dt.timedelta(minutes=1)
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """Naive UTC, as the database stores every timestamp."""
-    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def hash_secret(secret: str, salt: bytes | None = None) -> str:
@@ -74,10 +72,16 @@ def info(key: ApiKey) -> ApiKeyInfo:
 
 
 def create(
-    session: Session, scopes: list[Scope], *, now: dt.datetime, name: str | None = None, expires_days: int | None = None
+    session: Session,
+    scopes: list[Scope],
+    *,
+    now: dt.datetime,
+    actor: Actor,
+    name: str | None = None,
+    expires_days: int | None = None,
 ) -> NewApiKey:
-    """A new key; the returned `key` is never stored and cannot be recovered later."""
-    now = _utc(now)
+    """A new key, audited; the returned `key` is never stored and cannot be recovered later."""
+    now = naive_utc(now)
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     if expires_days is not None and expires_days <= 0:
         raise BadRequest("--expires-days must be a positive number of days")
@@ -92,6 +96,8 @@ def create(
             expires_at=now + dt.timedelta(days=expires_days) if expires_days else None,
         ),
     )
+    details = {"name": name, "scopes": key.scopes, "expires_at": key.expires_at}
+    audit.record(session, actor, AuditAction.API_KEY_CREATED, at=now, target=prefix, details=details)
     return NewApiKey(info=info(key), key=f"{KEY_PREFIX}_{prefix}_{secret}")
 
 
@@ -99,15 +105,18 @@ def list_keys(session: Session) -> list[ApiKeyInfo]:
     return [info(key) for key in repository.all_keys(session)]
 
 
-def revoke(session: Session, prefix: str, *, now: dt.datetime) -> ApiKeyInfo:
-    """Revokes the key with `prefix` (as listed, or with its `csh_` lead); revoking twice keeps the first time."""
+def revoke(session: Session, prefix: str, *, now: dt.datetime, actor: Actor) -> ApiKeyInfo:
+    """Revokes the key with `prefix` (as listed, or with its `csh_` lead), audited; revoking twice keeps (and
+    audits) the first time only."""
     wanted = prefix.strip().removeprefix(f"{KEY_PREFIX}_").split("_", 1)[0]
     key = repository.by_prefix(session, wanted)
     if key is None:
         raise NotFound(f"no API key with prefix {prefix!r}; see `cs-health apikey list`")
     if key.revoked_at is None:
-        key.revoked_at = _utc(now)
+        key.revoked_at = naive_utc(now)
         session.flush()
+        details = {"name": key.name, "scopes": key.scopes}
+        audit.record(session, actor, AuditAction.API_KEY_REVOKED, at=now, target=key.prefix, details=details)
     return info(key)
 
 
@@ -120,7 +129,7 @@ def authenticate(
 ) -> ApiKey:
     """The live key behind `presented` if it grants `scope`: 401 when missing, unknown, revoked or expired,
     403 when it lacks the scope. Notes the use at most once per TOUCH_INTERVAL per key."""
-    now = _utc(now)
+    now = naive_utc(now)
     if not presented:
         raise Unauthorized("an API key is required", scheme=scheme)
     parts = split_key(presented)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from cs_health.audit.schemas import Actor
 from cs_health.auth.dependencies import SessionDep
 from cs_health.config import get_settings
 from cs_health.dashboard import service
@@ -228,15 +229,17 @@ def account_report(
     """A monthly report or QBR for a logged-in CSM, generated and archived when missing (the API's twin)."""
     settings = get_settings()
     now = _now()
+    request = reports.parse_request(period, kind, audience, format)
     report = reports.fetch(
         session,
         account_id,
-        reports.parse_request(period, kind, audience, format),
+        request,
         reports_dir=settings.reports_dir,
         today=now.date(),
         now=now,
         key_features=settings.KEY_FEATURES,
     )
+    reports.audit_export(session, account_id, request, Actor.user(user.email), now)
     disposition = "attachment" if format == "pdf" else "inline"
     return Response(
         report.content,

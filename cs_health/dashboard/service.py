@@ -13,6 +13,8 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from cs_health.accounts import service as accounts_service
+from cs_health.audit import service as audit
+from cs_health.audit.schemas import Actor, AuditAction
 from cs_health.churn.service import forecast_columns
 from cs_health.config import Settings
 from cs_health.dashboard import repository
@@ -82,8 +84,10 @@ AlertAction = Literal["ack", "snooze", "resolve"]
 # ------------------------------------------------------------------------------------------------- users
 
 
-def create_user(session: Session, email: str, role: str, password: str, now: dt.datetime) -> DashboardUserView:
-    """A new CSM or admin; the password is stored only as an argon2 hash."""
+def create_user(
+    session: Session, email: str, role: str, password: str, now: dt.datetime, *, actor: Actor
+) -> DashboardUserView:
+    """A new CSM or admin, audited; the password is stored only as an argon2 hash."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 320:
         raise InvalidInput(f"email: {email!r} is not an e-mail address", field="email")
@@ -97,6 +101,7 @@ def create_user(session: Session, email: str, role: str, password: str, now: dt.
         email=email, role=role, password_hash=hash_password(password), created_at=now.replace(tzinfo=None)
     )
     repository.add(session, user)
+    audit.record(session, actor, AuditAction.USER_CREATED, at=now, target=email, details={"role": role})
     return DashboardUserView(id=user.id, email=user.email, role=user.role)
 
 
@@ -487,11 +492,10 @@ def log_touchpoint(
 
 
 def override(session: Session, account_id: str, form: OverrideForm, by: str, now: dt.datetime) -> None:
-    """The CSM's band over the model's, through the health domain (which keeps both)."""
+    """The CSM's band over the model's, through the health domain (which keeps both and audits it)."""
     _require_account(session, account_id)
-    health_service.set_override(
-        session, account_id, OverrideIn(band=form.band, reason=form.reason, expires_on=form.expires_on), by, now
-    )
+    wanted = OverrideIn(band=form.band, reason=form.reason, expires_on=form.expires_on)
+    health_service.set_override(session, account_id, wanted, Actor.user(by), now)
 
 
 # -------------------------------------------------------------------------------------------------- model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, MetaData
@@ -28,3 +29,8 @@ class Base(DeclarativeBase):
         list[str]: JsonValue,
         list[Any]: JsonValue,
     }
+
+
+def naive_utc(moment: dt.datetime) -> dt.datetime:
+    """Naive UTC, as the database stores every timestamp (a naive `moment` is taken to be UTC already)."""
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -39,16 +39,19 @@ def _set_sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> N
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get their folder created and the WAL/foreign-key pragmas."""
+    """An engine for `url`; SQLite files get their folder created and the WAL/foreign-key pragmas.
+
+    Statement parameters are e-mail addresses, names, hashes and message bodies: `hide_parameters` keeps them out
+    of SQLAlchemy's statement log and out of every database error's message (which reach logs and run records)."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from cs_health.audit.schemas import Actor
 from cs_health.config import get_settings
 from cs_health.dashboard.service import create_user
 from cs_health.db.engine import Database, database_for
@@ -143,5 +144,5 @@ def create_demo_login(database: Database) -> DemoLogin:
     time, so no password outlives the demo that printed it)."""
     password = secrets.token_urlsafe(12)
     with database.transaction() as session:
-        create_user(session, DEMO_EMAIL, "admin", password, dt.datetime.now(dt.UTC))
+        create_user(session, DEMO_EMAIL, "admin", password, dt.datetime.now(dt.UTC), actor=Actor.system("demo"))
     return DemoLogin(email=DEMO_EMAIL, password=password)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from cs_health.accounts import repository as accounts
+from cs_health.audit.schemas import Actor
 from cs_health.auth.dependencies import AdminKey, ReadKey, SessionDep
 from cs_health.exceptions import Forbidden, InvalidInput, NotFound, Unauthorized, error_responses
 from cs_health.health import service
@@ -56,5 +57,4 @@ def get_health_history(
 def post_override(account_id: str, override: OverrideIn, session: SessionDep, key: AdminKey) -> OverrideView:
     """A CSM's band, with a reason and an expiry date; the model's score is kept and shown beside it."""
     _require_account(session, account_id)
-    author = f"api-key:{key.prefix}" + (f" ({key.name})" if key.name else "")
-    return service.set_override(session, account_id, override, author, dt.datetime.now(dt.UTC))
+    return service.set_override(session, account_id, override, Actor.api_key(key), dt.datetime.now(dt.UTC))

@@ -17,6 +17,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from cs_health.audit import service as audit
+from cs_health.audit.schemas import Actor, AuditAction
+from cs_health.db.base import naive_utc
 from cs_health.db.tables import HealthOverride
 from cs_health.exceptions import InvalidInput
 from cs_health.health import repository
@@ -73,7 +76,10 @@ def run_health(
 ) -> HealthRunSummary:
     """Scores every active account as of `as_of` and stores scores, components, reasons, stage and quadrant
     (from the run's shared `inputs` when given)."""
-    data = (inputs or PortfolioInputs(as_of)).get(session)
+    data = (inputs or PortfolioInputs(as_of)).get(session)  # read before the first write (see run_inputs)
+    audit.note_in_use(
+        session, AuditAction.SCORECARD_CHANGED, "scorecard", scorecard, at=computed_at, version=scorecard.version
+    )
     features = compute_features(data, as_of, key_features or None)
     summary = HealthRunSummary(as_of=as_of, scorecard_version=scorecard.version)
     if features.empty:
@@ -194,9 +200,10 @@ def health_history(session: Session, account_id: str, since: dt.date | None = No
 
 
 def set_override(
-    session: Session, account_id: str, override: OverrideIn, created_by: str, now: dt.datetime
+    session: Session, account_id: str, override: OverrideIn, actor: Actor, now: dt.datetime
 ) -> OverrideView:
-    """Records a CSM's band with its reason; the model's score is kept beside it and it lapses at `expires_on`."""
+    """Records (and audits) a CSM's band with its reason; the model's score is kept beside it and it lapses at
+    `expires_on`."""
     if override.expires_on <= now.date():
         raise InvalidInput("expires_on: must be after today", field="expires_on")
     record = HealthOverride(
@@ -204,8 +211,10 @@ def set_override(
         band=override.band,
         reason=override.reason,
         expires_on=override.expires_on,
-        created_by=created_by,
-        created_at=now.replace(tzinfo=None),
+        created_by=actor.label,
+        created_at=naive_utc(now),
     )
     repository.add_override(session, record)
+    details = {"band": override.band, "reason": override.reason, "expires_on": override.expires_on}
+    audit.record(session, actor, AuditAction.HEALTH_OVERRIDDEN, at=now, target=account_id, details=details)
     return _override_view(record)

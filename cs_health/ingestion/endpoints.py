@@ -20,14 +20,14 @@ from sqlalchemy.orm import Session
 from cs_health.auth.dependencies import IngestKey, SegmentWriteKey, SessionDep, get_database, write_transaction
 from cs_health.config import get_settings
 from cs_health.db.engine import Database
-from cs_health.exceptions import BadRequest, Forbidden, PayloadTooLarge, Unauthorized, error_responses
+from cs_health.exceptions import BadRequest, Forbidden, PayloadTooLarge, RateLimited, Unauthorized, error_responses
 from cs_health.ingestion import segment
 from cs_health.ingestion.schemas import BatchResult, EventIn, SegmentMessage, SegmentResult
 
 router = APIRouter(prefix="/api/v1", tags=["ingestion"])
 segment_router = APIRouter(prefix="/v1", tags=["segment"])
 
-ERRORS = error_responses(BadRequest, Unauthorized, Forbidden, PayloadTooLarge)
+ERRORS = error_responses(BadRequest, Unauthorized, Forbidden, PayloadTooLarge, RateLimited)
 
 
 def _json_body(schema: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from cs_health.audit.schemas import Actor
 from cs_health.auth.dependencies import ReadKey, SessionDep
 from cs_health.config import get_settings
 from cs_health.exceptions import Forbidden, InvalidInput, NotFound, Unauthorized, error_responses
@@ -32,7 +33,7 @@ def get_report(
     account_id: str,
     period: str,
     session: SessionDep,
-    _: ReadKey,
+    key: ReadKey,
     kind: Annotated[ReportKind | None, Query(description="monthly or qbr; by default from the period")] = None,
     audience: Annotated[Audience, Query(description="client (no risk figures) or internal")] = "client",
     format: Annotated[ReportFormat, Query(description="html or pdf")] = "html",
@@ -50,6 +51,7 @@ def get_report(
         now=now,
         key_features=settings.KEY_FEATURES,
     )
+    service.audit_export(session, account_id, request, Actor.api_key(key), now)
     disposition = "attachment" if request.fmt == "pdf" else "inline"
     return Response(
         report.content,

@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
+from cs_health.audit import service as audit
+from cs_health.audit.schemas import Actor, AuditAction
 from cs_health.churn.service import forecast_columns
 from cs_health.db.tables import ChurnPrediction, HealthScore, UsageForecast
 from cs_health.exceptions import InvalidInput, NotFound, ServiceUnavailable
@@ -75,6 +77,17 @@ def parse_request(period: str, kind: str | None, audience: str, fmt: str) -> Rep
     except ReportInputError as error:
         raise InvalidInput(str(error), field=str(error).split(":", 1)[0]) from error
     return ReportRequest(parsed, chosen, audience, fmt)
+
+
+def audit_export(session: Session, account_id: str, request: ReportRequest, actor: Actor, now: dt.datetime) -> None:
+    """Notes in the audit log that `actor` took a report out (CLI, API or dashboard), in the request's transaction."""
+    details = {
+        "period": request.period.label,
+        "kind": request.kind,
+        "audience": request.audience,
+        "format": request.fmt,
+    }
+    audit.record(session, actor, AuditAction.REPORT_EXPORTED, at=now, target=account_id, details=details)
 
 
 def archive_path(reports_dir: Path, account_id: str, request: ReportRequest) -> Path:

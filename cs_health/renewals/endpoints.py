@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from cs_health.audit.schemas import Actor
 from cs_health.auth.dependencies import AdminKey, ReadKey, SessionDep
 from cs_health.db.tables import ApiKey
 from cs_health.exceptions import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, error_responses
@@ -24,7 +25,7 @@ def _now() -> dt.datetime:
 
 
 def _actor(key: ApiKey) -> str:
-    return f"api-key:{key.prefix}" + (f" ({key.name})" if key.name else "")
+    return Actor.api_key(key).label
 
 
 @router.get("", responses=error_responses(*AUTH))

@@ -47,6 +47,8 @@ from alerts.rules import (
     evaluate_rules,
     load_rules,
 )
+from cs_health.audit import service as audit
+from cs_health.audit.schemas import AuditAction
 from cs_health.config import Settings
 from cs_health.db.tables import Alert, OutboxMessage
 from cs_health.exceptions import Conflict, InvalidInput, NotFound
@@ -140,6 +142,15 @@ def run_alerts(session: Session, as_of: dt.date, *, settings: Settings, now: dt.
     than ALERT_MAIL_MAX_AGE_DAYS (backfills) record alerts without mailing."""
     moment = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
     rules = rules_from(settings.ALERT_RULES_FILE)
+    audit.note_in_use(
+        session,
+        AuditAction.ALERT_RULES_CHANGED,
+        "alert_rules",
+        rules.rules,
+        at=moment,
+        rules=list(rules.names),
+        sources=list(rules.sources),
+    )
     frame = snapshot(session, as_of)
     summary = AlertRunSummary(as_of=as_of, rules=len(rules), accounts=len(frame))
     fired = evaluate_rules(frame, rules) if len(frame) else []

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from cs_health.audit.schemas import Actor
 from cs_health.auth import service as keys
 from cs_health.config import get_settings
 from cs_health.db.engine import Database
@@ -163,7 +164,7 @@ def test_a_real_prefix_with_a_wrong_secret_gets_401(client: TestClient, ingest_k
 def test_revoked_and_expired_keys_get_401(client: TestClient, make_key: KeyMaker, database: Database) -> None:
     revoked = make_key("ingest")
     with database.transaction() as session:
-        keys.revoke(session, revoked.split("_")[1], now=dt.datetime.now(dt.UTC))
+        keys.revoke(session, revoked.split("_")[1], now=dt.datetime.now(dt.UTC), actor=Actor.cli())
     expired = make_key("ingest", expires_days=1, created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=2))
     for key, reason in ((revoked, "revoked"), (expired, "expired")):
         response = client.post(URL, json=[event(0)], headers=bearer(key))

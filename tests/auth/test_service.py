@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from cs_health.audit.schemas import Actor
 from cs_health.auth import service
 from cs_health.auth.schemas import Scope
 from cs_health.db.engine import Database
@@ -40,8 +41,8 @@ def test_malformed_keys_do_not_split(text: str) -> None:
 
 def test_authenticate_checks_scope_expiry_and_notes_use_once_a_minute(database: Database) -> None:
     with database.transaction() as session:
-        reader = service.create(session, [Scope.READ], now=NOW, expires_days=2)
-        admin = service.create(session, [Scope.ADMIN], now=NOW)
+        reader = service.create(session, [Scope.READ], now=NOW, actor=Actor.cli(), expires_days=2)
+        admin = service.create(session, [Scope.ADMIN], now=NOW, actor=Actor.cli())
     with database.transaction() as session:
         key = service.authenticate(session, reader.key, Scope.READ, now=NOW + dt.timedelta(hours=1))
         assert key.prefix == reader.info.prefix

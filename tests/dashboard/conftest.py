@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cs_health.app import create_app
+from cs_health.audit.schemas import Actor
 from cs_health.dashboard import service
 from cs_health.db.engine import Database
 from tests.conftest import CliInvoker, require_service
@@ -40,7 +41,7 @@ def make_app() -> FastAPI:
 
 def make_user(database: Database, email: str = ADMIN, role: str = "admin", password: str = PASSWORD) -> None:
     with database.transaction() as session:
-        service.create_user(session, email, role, password, NOW)
+        service.create_user(session, email, role, password, NOW, actor=Actor.cli())
 
 
 def csrf_token(html: str) -> str:

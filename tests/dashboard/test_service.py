@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import event, select
 
+from cs_health.audit.schemas import Actor
 from cs_health.dashboard import service
 from cs_health.dashboard.schemas import PAGE_SIZE, DashboardUserView, OverrideForm, PortfolioQuery, TouchpointForm
 from cs_health.db.engine import Database
@@ -169,20 +170,20 @@ def test_the_model_page_reads_the_stored_backtest(database: Database):
 
 def test_users_are_created_with_hashed_passwords_and_checked(database: Database):
     with database.transaction() as session:
-        created = service.create_user(session, " Ana@CS.example ", "csm", "long enough pw", NOW)
+        created = service.create_user(session, " Ana@CS.example ", "csm", "long enough pw", NOW, actor=Actor.cli())
         assert created.email == "ana@cs.example"
         stored = session.scalars(select(DashboardUser)).one()
         assert stored.password_hash.startswith("$argon2")
         assert "long enough" not in stored.password_hash
         with pytest.raises(Conflict):
-            service.create_user(session, "ANA@cs.example", "csm", "long enough pw", NOW)
+            service.create_user(session, "ANA@cs.example", "csm", "long enough pw", NOW, actor=Actor.cli())
         for email, role, password in (
             ("b@x.io", "boss", "long enough pw"),
             ("b@x.io", "csm", "short"),
             ("nope", "csm", "x" * 12),
         ):
             with pytest.raises(InvalidInput):
-                service.create_user(session, email, role, password, NOW)
+                service.create_user(session, email, role, password, NOW, actor=Actor.cli())
 
 
 def test_the_account_page_charts_the_stored_usage_forecast(database: Database, demo: None):

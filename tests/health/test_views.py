@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from cs_health.audit.schemas import Actor
 from cs_health.db.engine import Database
 from cs_health.exceptions import InvalidInput
 from cs_health.health.schemas import OverrideIn
@@ -54,7 +55,7 @@ def test_override_is_shown_beside_the_model_band_and_lapses(database: Database):
             session,
             account_id,
             OverrideIn(band="red", reason="Champion resigned last week", expires_on=TODAY + dt.timedelta(days=14)),
-            "ana@cs.example",
+            Actor.user("ana@cs.example"),
             NOW,
         )
     with database.sessions() as session:
@@ -69,7 +70,9 @@ def test_override_is_shown_beside_the_model_band_and_lapses(database: Database):
 @pytest.mark.usefixtures("scored")
 def test_an_override_must_expire_in_the_future(database: Database):
     with database.transaction() as session, pytest.raises(InvalidInput, match="expires_on"):
-        set_override(session, "acc-0001", OverrideIn(band="green", reason="fine", expires_on=TODAY), "a@b.c", NOW)
+        set_override(
+            session, "acc-0001", OverrideIn(band="green", reason="fine", expires_on=TODAY), Actor.user("a@b.c"), NOW
+        )
 
 
 @pytest.mark.usefixtures("scored")

@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy.orm import Session
 
 from cs_health.db.tables import Account, HealthScore
@@ -43,20 +44,40 @@ class Recorder:
         return "250 Message accepted for delivery"
 
 
-class SmtpServer:
-    """A real SMTP server on a loopback port that can be stopped and started again on the same port."""
+class PasswordCheck:
+    """An aiosmtpd authenticator accepting one login (AUTH without TLS, as on a loopback test server)."""
 
-    def __init__(self) -> None:
+    def __init__(self, username: str, password: str) -> None:
+        self.username, self.password = username, password
+        self.logins: list[str] = []
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            self.username.encode(),
+            self.password.encode(),
+        )
+        if ok:
+            self.logins.append(self.username)
+        return AuthResult(success=ok)
+
+
+class SmtpServer:
+    """A real SMTP server on a loopback port that can be stopped and started again on the same port; with
+    `auth`, it asks for that login."""
+
+    def __init__(self, auth: PasswordCheck | None = None) -> None:
         self.port = free_port()
         self.handler = Recorder()
         self.controller: Controller | None = None
+        self.auth = auth
 
     @property
     def messages(self) -> list[EmailMessage]:
         return self.handler.messages
 
     def start(self) -> None:
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {"authenticator": self.auth, "auth_require_tls": False} if self.auth else {}
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
         self.controller.start()
 
     def stop(self) -> None:

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cs_health.app import create_app
+from cs_health.audit.schemas import Actor
 from cs_health.auth import service as keys
 from cs_health.auth.schemas import Scope
 from cs_health.config import Settings
@@ -43,7 +44,7 @@ def bearer(key: str) -> dict[str, str]:
 
 def make_key(database: Database, scope: str) -> dict[str, str]:
     with database.transaction() as session:
-        created = keys.create(session, [Scope(scope)], now=dt.datetime.now(dt.UTC))
+        created = keys.create(session, [Scope(scope)], now=dt.datetime.now(dt.UTC), actor=Actor.cli())
     return bearer(created.key)
 
 

@@ -3,6 +3,7 @@
 from cs_health.db.base import Base
 from cs_health.db.tables.accounts import Account, Contact, Subscription
 from cs_health.db.tables.alerts import Alert, OutboxMessage, SchedulerJob, SchedulerLease
+from cs_health.db.tables.audit import AuditEvent
 from cs_health.db.tables.engagement import NpsResponse, Ticket, Touchpoint
 from cs_health.db.tables.operations import ApiKey, DashboardUser, ImportRun, PipelineRun, Report
 from cs_health.db.tables.results import (
@@ -20,6 +21,7 @@ __all__ = [
     "Account",
     "Alert",
     "ApiKey",
+    "AuditEvent",
     "Base",
     "ChurnModelRecord",
     "ChurnPrediction",

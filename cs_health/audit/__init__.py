@@ -1,0 +1,1 @@
+"""The audit log: key, user, override, scorecard, alert-rule and export events, written with the change itself."""
