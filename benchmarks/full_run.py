@@ -3,7 +3,8 @@
 The portfolio comes from the demo generator; its accounts, users, subscriptions, tickets, NPS and touchpoints go
 through the import path, and its events are loaded as the daily rollups they would produce (the run reads only
 rollups, and importing tens of millions of raw events is what benchmarks/bulk_import.py measures). Prints the time
-of each stage; the first run also trains the churn model, the second reuses it.
+of each stage. The first run also trains the churn model; the second is the next night's run (as of the next day),
+which reuses the model and refits Prophet for the accounts whose forecast it refines.
 
     python benchmarks/full_run.py --accounts 10000 [--months 24]
 """
@@ -93,9 +94,10 @@ def main() -> None:
             prepare(path, folder, args.accounts, args.months, args.seed, today)
         database = make_database(f"sqlite:///{path}")
         settings = Settings(DATABASE_URL=f"sqlite:///{path}", DATA_DIR=folder / "data")
-        for label in ("first run (trains the churn model)", "second run (reuses it)"):
+        runs = {"first run (trains the churn model)": today, "next night's run (reuses it)": today + dt.timedelta(1)}
+        for label, as_of in runs.items():
             clock = time.perf_counter()
-            report = run_pipeline(database, settings, today)
+            report = run_pipeline(database, settings, as_of)
             total = time.perf_counter() - clock
             stages = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in report.seconds.items())
             print(f"{label}: {total:.1f} s  ({stages}; target <= 180 s)")
