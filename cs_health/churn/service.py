@@ -353,7 +353,7 @@ def portfolio_view(session: Session, as_of: dt.date | None = None) -> PortfolioV
     outlook = portfolio_forecast(frame, values, PORTFOLIO_HORIZONS)
     view.arr_at_risk = {f"{days}d": round(value, 2) for days, value in outlook.arr_at_risk.items()}
     view.grr_next_quarter = round(outlook.grr, 4)
-    view.grr_interval = (round(outlook.grr_low, 4), round(outlook.grr_high, 4))
+    view.grr_interval = [round(outlook.grr_low, 4), round(outlook.grr_high, 4)]
     view.model_is_fallback = any(p.is_fallback for p in predictions)
     return view
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from cs_health.accounts import repository as accounts
 from cs_health.auth.dependencies import AdminKey, ReadKey, SessionDep
-from cs_health.exceptions import Forbidden, InvalidInput, NotFound, Unauthorized, error_responses
+from cs_health.exceptions import BadRequest, Forbidden, InvalidInput, NotFound, Unauthorized, error_responses
 from cs_health.health import service
 from cs_health.health.schemas import HealthHistory, HealthView, OverrideIn, OverrideView
 
@@ -51,7 +51,7 @@ def get_health_history(
 @router.post(
     "/{account_id}/health/override",
     status_code=201,
-    responses=error_responses(Unauthorized, Forbidden, NotFound, InvalidInput),
+    responses=error_responses(Unauthorized, Forbidden, NotFound, BadRequest, InvalidInput),
 )
 def post_override(account_id: str, override: OverrideIn, session: SessionDep, key: AdminKey) -> OverrideView:
     """A CSM's band, with a reason and an expiry date; the model's score is kept and shown beside it."""

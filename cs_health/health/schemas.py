@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from cs_health.api_types import UtcDateTime
+
 Band = Literal["green", "yellow", "red"]
 
 
@@ -24,7 +26,7 @@ class OverrideView(BaseModel):
     reason: str
     expires_on: dt.date
     created_by: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class Component(BaseModel):

@@ -8,9 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from cs_health.api_types import RowId
 from cs_health.auth.dependencies import AdminKey, ReadKey, SessionDep
 from cs_health.db.tables import ApiKey
-from cs_health.exceptions import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, error_responses
+from cs_health.exceptions import BadRequest, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, error_responses
 from cs_health.renewals import service
 from cs_health.renewals.schemas import AlertFilters, AlertPage, AlertView, Severity, SnoozeIn, Status
 
@@ -45,23 +46,23 @@ def list_alerts(
 
 
 @router.get("/{alert_id}", responses=error_responses(*AUTH, NotFound))
-def get_alert(alert_id: int, session: SessionDep, _: ReadKey) -> AlertView:
+def get_alert(alert_id: RowId, session: SessionDep, _: ReadKey) -> AlertView:
     return service.get_alert(session, alert_id)
 
 
 @router.post("/{alert_id}/ack", responses=ACTION_ERRORS)
-def acknowledge(alert_id: int, session: SessionDep, key: AdminKey) -> AlertView:
+def acknowledge(alert_id: RowId, session: SessionDep, key: AdminKey) -> AlertView:
     """Someone owns the alert: it is mailed again only if it escalates."""
     return service.acknowledge(session, alert_id, _actor(key), _now())
 
 
-@router.post("/{alert_id}/snooze", responses=error_responses(*AUTH, NotFound, Conflict, InvalidInput))
-def snooze(alert_id: int, body: SnoozeIn, session: SessionDep, key: AdminKey) -> AlertView:
+@router.post("/{alert_id}/snooze", responses=error_responses(*AUTH, NotFound, Conflict, BadRequest, InvalidInput))
+def snooze(alert_id: RowId, body: SnoozeIn, session: SessionDep, key: AdminKey) -> AlertView:
     """No mail before `until`; if the rule still fires then, the alert is open and mailed again."""
     return service.snooze(session, alert_id, body.until, _actor(key), _now())
 
 
 @router.post("/{alert_id}/resolve", responses=ACTION_ERRORS)
-def resolve(alert_id: int, session: SessionDep, key: AdminKey) -> AlertView:
+def resolve(alert_id: RowId, session: SessionDep, key: AdminKey) -> AlertView:
     """Done by hand; a rule that keeps firing reopens it on a later run."""
     return service.resolve(session, alert_id, _actor(key), _now())

@@ -9,12 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from cs_health.auth.dependencies import AdminKey, ReadKey, SessionDep
-from cs_health.exceptions import Conflict, Forbidden, NotFound, Unauthorized, error_responses
+from cs_health.exceptions import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, error_responses
 from cs_health.trainings import service
 from cs_health.trainings.schemas import AccountTrainings, TrainingEffects, TrainingFields, TrainingIn, TrainingView
 
 router = APIRouter(prefix="/api/v1", tags=["trainings"])
 AUTH = (Unauthorized, Forbidden)
+BODY = (BadRequest,)  # a body that is not JSON at all (FastAPI answers 400 before validating it)
 
 
 @router.get("/accounts/{account_id}/trainings", responses=error_responses(*AUTH, NotFound))
@@ -43,13 +44,13 @@ def get_training(training_id: str, session: SessionDep, _: ReadKey) -> TrainingV
     return service.get_training(session, training_id)
 
 
-@router.post("/trainings", status_code=status.HTTP_201_CREATED, responses=error_responses(*AUTH, Conflict))
+@router.post("/trainings", status_code=status.HTTP_201_CREATED, responses=error_responses(*AUTH, *BODY, Conflict))
 def create_training(training: TrainingIn, session: SessionDep, _: AdminKey) -> TrainingView:
     """Adds a catalogue entry (admin scope); 409 when the id exists."""
     return service.create_training(session, training)
 
 
-@router.put("/trainings/{training_id}", responses=error_responses(*AUTH, NotFound))
+@router.put("/trainings/{training_id}", responses=error_responses(*AUTH, *BODY, NotFound))
 def update_training(training_id: str, fields: TrainingFields, session: SessionDep, _: AdminKey) -> TrainingView:
     """Replaces a catalogue entry's fields (admin scope)."""
     return service.update_training(session, training_id, fields)

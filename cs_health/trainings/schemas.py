@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cs_health.api_types import UtcDateTime
+
 Level = Literal["intro", "core", "advanced"]
 Format = Literal["doc", "video", "webinar", "course"]
 
@@ -40,7 +42,7 @@ class SuggestionView(BaseModel):
     features: list[str] = Field(description="the under-used features this training addresses (empty: onboarding)")
     reason: str
     status: str
-    delivered_at: dt.datetime | None
+    delivered_at: UtcDateTime | None
 
 
 class AccountTrainings(BaseModel):
