@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, field_validator
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:
@@ -22,3 +22,29 @@ UtcDateTime = Annotated[dt.datetime, AfterValidator(as_utc)]
 # 64 bits, so a larger id was a 500; bounded here it is a 422 naming the parameter (and a NotFound below the bound).
 MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+
+# PostgreSQL cannot store U+0000 in text or JSON (SQLite can): refused at the edge on both, so a value with one is a
+# 422 naming the field on either database instead of a driver error (500) on one of them.
+WITHOUT_NUL = r"^[^\x00]*$"
+PathKey = Annotated[str, Path(pattern=WITHOUT_NUL)]  # an account or training id in a path
+
+
+def has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(key) or has_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_nul(item) for item in value)
+    return False
+
+
+class RequestBody(BaseModel):
+    """Base of the JSON bodies the API reads: no text in them may hold a NUL character."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        if has_nul(value):
+            raise ValueError("must not contain a NUL character (U+0000)")
+        return value

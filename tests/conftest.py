@@ -114,13 +114,15 @@ def database_in(
     monkeypatch.setenv("CS_HEALTH_FORECAST_PROPHET", "false")
     monkeypatch.chdir(folder)
     get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
-    if postgres_url:
-        _truncate(database_for(url))
-    else:
-        database_for(url).engine.dispose()
-        database_for.cache_clear()
+    try:
+        yield url
+    finally:
+        get_settings.cache_clear()
+        if postgres_url:
+            _truncate(database_for(url))
+        else:
+            database_for(url).engine.dispose()
+            database_for.cache_clear()
 
 
 @pytest.fixture

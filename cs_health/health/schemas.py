@@ -8,12 +8,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from cs_health.api_types import UtcDateTime
+from cs_health.api_types import RequestBody, UtcDateTime
 
 Band = Literal["green", "yellow", "red"]
 
 
-class OverrideIn(BaseModel):
+class OverrideIn(RequestBody):
     """A CSM's judgement over the model's: the band, why, and until when (it lapses by itself)."""
 
     band: Band

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
+from cs_health.api_types import PathKey
 from cs_health.auth.dependencies import ReadKey, SessionDep
 from cs_health.config import get_settings
 from cs_health.exceptions import (
@@ -32,14 +33,14 @@ PERIOD = r"^[0-9]{4}-([0-9]{1,2}|[Qq][0-9])$"
 
 
 @router.get("/{account_id}/reports", responses=READ_ERRORS)
-def list_reports(account_id: str, session: SessionDep, _: ReadKey) -> ReportList:
+def list_reports(account_id: PathKey, session: SessionDep, _: ReadKey) -> ReportList:
     """The account's archived reports, newest period first."""
     return service.list_reports(session, account_id)
 
 
 @router.get("/{account_id}/reports/{period}", response_class=Response, responses=FILE_RESPONSES)
 def get_report(
-    account_id: str,
+    account_id: PathKey,
     period: Annotated[str, Path(pattern=PERIOD, description="a month (2026-10) or a quarter (2026-Q3)")],
     session: SessionDep,
     _: ReadKey,

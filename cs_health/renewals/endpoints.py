@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from cs_health.api_types import RowId
+from cs_health.api_types import WITHOUT_NUL, RowId
 from cs_health.auth.dependencies import AdminKey, ReadKey, SessionDep
 from cs_health.db.tables import ApiKey
 from cs_health.exceptions import BadRequest, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, error_responses
@@ -18,6 +18,7 @@ from cs_health.renewals.schemas import AlertFilters, AlertPage, AlertView, Sever
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 AUTH = (Unauthorized, Forbidden)
 ACTION_ERRORS = error_responses(*AUTH, NotFound, Conflict)
+MAX_PAGE = 1_000_000  # keeps the row offset inside a 64-bit integer (a larger page was a 500 on PostgreSQL)
 
 
 def _now() -> dt.datetime:
@@ -34,10 +35,10 @@ def list_alerts(
     _: ReadKey,
     status: Annotated[Status | None, Query()] = None,
     severity: Annotated[Severity | None, Query()] = None,
-    rule: Annotated[str | None, Query(max_length=64)] = None,
-    account_id: Annotated[str | None, Query(max_length=128)] = None,
-    csm: Annotated[str | None, Query(max_length=320, description="the account's CSM e-mail")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    rule: Annotated[str | None, Query(max_length=64, pattern=WITHOUT_NUL)] = None,
+    account_id: Annotated[str | None, Query(max_length=128, pattern=WITHOUT_NUL)] = None,
+    csm: Annotated[str | None, Query(max_length=320, pattern=WITHOUT_NUL, description="the account's CSM")] = None,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AlertPage:
     """Alerts, most recently fired first, filtered by status, severity, rule, account or CSM."""

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cs_health.api_types import UtcDateTime
+from cs_health.api_types import RequestBody, UtcDateTime
 
 Status = Literal["open", "acknowledged", "snoozed", "resolved"]
 Severity = Literal["info", "warning", "high", "critical"]
@@ -45,7 +45,7 @@ class AlertPage(BaseModel):
     per_page: int
 
 
-class SnoozeIn(BaseModel):
+class SnoozeIn(RequestBody):
     """Silence an alert until a date: it is not mailed before then, and comes back open if still firing."""
 
     until: dt.date

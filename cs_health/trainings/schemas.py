@@ -7,13 +7,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cs_health.api_types import UtcDateTime
+from cs_health.api_types import RequestBody, UtcDateTime
 
 Level = Literal["intro", "core", "advanced"]
 Format = Literal["doc", "video", "webinar", "course"]
 
 
-class TrainingFields(BaseModel):
+class TrainingFields(RequestBody):
     title: str = Field(min_length=1, max_length=300)
     features: list[str] = Field(min_length=1, description="the event names (features) the training teaches")
     url: str | None = Field(default=None, max_length=2_000)

@@ -29,3 +29,14 @@ def test_a_body_that_is_not_json_is_a_400_in_the_one_error_shape(client: TestCli
     answer = client.post("/api/v1/trainings", content=b"\xff\x1d{not json", headers=headers)
     assert answer.status_code == 400
     assert answer.json()["error"]["type"] == "BadRequest"
+
+
+def test_ids_and_bodies_with_a_nul_character_are_422(client: TestClient, make_key: KeyMaker):
+    """PostgreSQL cannot compare or store text holding U+0000 (a 500 there); refused before the database on both."""
+    admin = bearer(make_key("admin"))
+    assert client.get("/api/v1/accounts/acc%00", headers=admin).status_code == 422
+    assert client.get("/api/v1/trainings/t%00", headers=admin).status_code == 422
+    entry = {"training_id": "tr-1", "title": "Re\x00ports", "features": ["report_exported"]}
+    answer = client.post("/api/v1/trainings", json=entry, headers=admin)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["details"]["problems"][0]["field"] == "title"
