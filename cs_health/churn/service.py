@@ -42,6 +42,7 @@ from models.churn import (
     churn_features,
     portfolio_forecast,
     probability_column,
+    score_partition,
 )
 from models.features import ARR, DAYS_TO_RENEWAL, RENEWAL_DATE, TERM_DAYS
 from models.forecast import (
@@ -172,15 +173,28 @@ def run_churn(
     if record is None or (as_of - record.trained_as_of).days > settings.CHURN_RETRAIN_DAYS:
         record = train(session, as_of, settings=settings, scorecard=scorecard, now=now).record
         summary.trained = True
-    model = ChurnModel.from_json(json.dumps(record.parameters))
-    predictions = model.predict_proba(features)
-    drivers = model.drivers(features, top=3).groupby("account_id", sort=False)[TEXT].agg(list).to_dict()
+    model_json = json.dumps(record.parameters)
+    model = ChurnModel.from_json(model_json)
+    predictions, reasons = score_accounts(model_json, features, client, settings.SCORE_PARTITION_ACCOUNTS)
+    drivers = reasons.groupby("account_id", sort=False)[TEXT].agg(list).to_dict()
     rows = _prediction_rows(features, predictions, drivers, record.version, model.is_fallback, as_of)
     repository.replace_predictions(session, as_of, rows)
     summary.accounts = len(rows)
     summary.model_version, summary.model_is_fallback = record.version, model.is_fallback
     summary.arr_at_risk_90d = round(float(sum(row["arr"] * row["probability_90d"] for row in rows)), 2)
     return summary
+
+
+def score_accounts(
+    model_json: str, features: pd.DataFrame, client: Any, partition: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Churn probabilities and drivers of every account: here, or on the Dask cluster of `client` in partitions
+    of `partition` accounts (the scoring fan-out beside the forecast's)."""
+    if client is None:
+        return score_partition(features, model_json)
+    parts = [features.iloc[start : start + partition] for start in range(0, len(features), partition)]
+    scored = client.gather(client.map(score_partition, parts, model_json=model_json, pure=False))
+    return pd.concat([part for part, _ in scored]), pd.concat([reasons for _, reasons in scored], ignore_index=True)
 
 
 def _number(value: Any) -> float | None:
