@@ -93,6 +93,7 @@ def main() -> None:
         if not path.exists():
             prepare(path, folder, args.accounts, args.months, args.seed, today)
         database = make_database(f"sqlite:///{path}")
+        upgrade(database.engine)  # a kept database may predate the newest migration
         settings = Settings(DATABASE_URL=f"sqlite:///{path}", DATA_DIR=folder / "data")
         runs = {"first run (trains the churn model)": today, "next night's run (reuses it)": today + dt.timedelta(1)}
         for label, as_of in runs.items():

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     SCORECARD_FILE: Path | None = None
     FORECAST_PROPHET: bool = True  # refine at-risk and anomalous accounts' forecasts with Prophet
     FORECAST_JOBS: int = Field(default=2, ge=1)  # processes for Prophet fits (a Dask cluster when DASK_ADDRESS)
+    SCORE_PARTITION_ACCOUNTS: int = Field(default=2_000, ge=1)  # accounts per churn-scoring task on a Dask cluster
     TRAININGS_EMAIL_CONTACTS: bool = False  # e-mail each day's training suggestions to the account's contacts
     TRAINING_CONTACT_ROLES: list[str] = Field(default_factory=lambda: ["champion", "admin"])
     CHURN_RETRAIN_DAYS: int = Field(default=30, ge=1)  # the nightly run retrains a churn model older than this

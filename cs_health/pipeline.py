@@ -7,6 +7,7 @@ date gives the same results; the run record is written separately so a failure i
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -25,11 +26,14 @@ from cs_health.health.repository import USAGE_HISTORY_DAYS
 from cs_health.health.service import HealthRunSummary, run_health, scorecard_from
 from cs_health.renewals.service import AlertRunSummary, run_alerts
 from cs_health.run_inputs import PortfolioInputs
+from cs_health.status import runs
 from cs_health.trainings.service import TrainingRunSummary, email_contacts, run_trainings
 
 HEALTH, TRAININGS, CHURN, ALERTS = "health", "trainings", "forecast+churn", "alerts"
 STAGES = (HEALTH, TRAININGS, CHURN, ALERTS)  # alerts read the churn forecast, so they run last
 READ = "read"  # the seconds spent reading the shared portfolio, reported beside the stages
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -70,7 +74,10 @@ def run_pipeline(database: Database, settings: Settings, as_of: dt.date, stages:
     if unknown:
         raise ValueError(f"unknown pipeline stage(s): {', '.join(sorted(unknown))}")
     with database.transaction() as session:
-        record = PipelineRun(kind="run", as_of=as_of, status="running", started_at=_now(), stats={})
+        abandoned = runs.mark_abandoned(session, _now())
+        if abandoned:
+            log.warning("marked pipeline run(s) %s abandoned: their process is gone", abandoned)
+        record = PipelineRun(kind="run", as_of=as_of, status=runs.RUNNING, started_at=_now(), stats=runs.owner())
         session.add(record)
         session.flush()
         run_id = record.id
@@ -144,4 +151,5 @@ def _finish(database: Database, run_id: int, status: str, report: RunReport, err
         stats["alerts"] = {key: value for key, value in vars(report.alerts).items() if isinstance(value, int)}
     with database.transaction() as session:
         record = session.get_one(PipelineRun, run_id)
-        record.status, record.finished_at, record.stats, record.error = status, _now(), stats, error
+        record.status, record.finished_at, record.error = status, _now(), error
+        record.stats = {**(record.stats or {}), **stats}  # keeps who ran it

@@ -986,6 +986,14 @@ def with_params(model: ChurnModel, **params: Any) -> ChurnModel:
     return ChurnModel(**{**model.get_params(), **params})
 
 
+def score_partition(features: pd.DataFrame, model_json: str, top: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(predict_proba, drivers) of a serialised model on `features`: the unit of work of the scoring fan-out. The
+    model travels as its JSON, and every row is scored on its own, so any partition of the accounts gives the
+    same rows as the whole."""
+    model = ChurnModel.from_json(model_json)
+    return model.predict_proba(features), model.drivers(features, top=top)
+
+
 __all__ = [
     "DEFAULT_HORIZONS",
     "HEALTH_SCORE",
@@ -1004,4 +1012,5 @@ __all__ = [
     "probability_column",
     "renewals_within",
     "restrict",
+    "score_partition",
 ]

@@ -86,6 +86,14 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 9998  # a period of 9999 would end in year 10000, past what a date can hold
+
+
+def _check_year(text: str, year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ReportInputError(f"period: {text!r} has year {year}; the year must be {FIRST_YEAR} to {LAST_YEAR}")
+
+
 def parse_period(text: str) -> Period:
     """`2026-10` (a month) or `2026-Q3` (a quarter); anything else is a ReportInputError saying what is wrong."""
     value = (text or "").strip()
@@ -93,16 +101,14 @@ def parse_period(text: str) -> Period:
         year, month = int(match[1]), int(match[2])
         if not 1 <= month <= 12:
             raise ReportInputError(f"period: {text!r} has month {month}; the month must be 01 to 12")
-        if year < 1900:
-            raise ReportInputError(f"period: {text!r} has year {year}; the year must be 1900 or later")
+        _check_year(text, year)
         start = dt.date(year, month, 1)
         return Period(f"{start:%Y-%m}", "month", start, _add_months(start, 1))
     if match := _QUARTER.match(value):
         year, quarter = int(match[1]), int(match[2])
         if not 1 <= quarter <= 4:
             raise ReportInputError(f"period: {text!r} has quarter Q{quarter}; the quarter must be Q1 to Q4")
-        if year < 1900:
-            raise ReportInputError(f"period: {text!r} has year {year}; the year must be 1900 or later")
+        _check_year(text, year)
         start = dt.date(year, 3 * quarter - 2, 1)
         return Period(f"{year}-Q{quarter}", "quarter", start, _add_months(start, 3))
     raise ReportInputError(f"period: {text!r} is not a period; use a month like 2026-10 or a quarter like 2026-Q3")

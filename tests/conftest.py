@@ -3,6 +3,7 @@ CS_HEALTH_TEST_DATABASE_URL names one) and the CLI run in-process against it."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import shutil
@@ -11,7 +12,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -94,29 +97,41 @@ def _truncate(database: Database) -> None:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
+@contextmanager
+def database_in(
+    folder: Path, sqlite_template: Path, postgres_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A migrated, empty database configured for the CLI and the app while the block runs (a copy of the SQLite
+    template in `folder`, or the session's PostgreSQL database, emptied afterwards)."""
+    if postgres_url:
+        url = postgres_url
+    else:
+        path = folder / "cs_health.db"
+        shutil.copy(sqlite_template, path)
+        url = f"sqlite:///{path}"
+    monkeypatch.setenv("CS_HEALTH_DATABASE_URL", url)
+    monkeypatch.setenv("CS_HEALTH_DATA_DIR", str(folder / "data"))
+    # Prophet fits are exercised by tests/models and tests/churn; elsewhere the vectorised forecast keeps runs quick.
+    monkeypatch.setenv("CS_HEALTH_FORECAST_PROPHET", "false")
+    monkeypatch.chdir(folder)
+    get_settings.cache_clear()
+    try:
+        yield url
+    finally:
+        get_settings.cache_clear()
+        if postgres_url:
+            _truncate(database_for(url))
+        else:
+            database_for(url).engine.dispose()
+            database_for.cache_clear()
+
+
 @pytest.fixture
 def database_url(
     tmp_path: Path, sqlite_template: Path, postgres_url: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-    if postgres_url:
-        url = postgres_url
-    else:
-        path = tmp_path / "cs_health.db"
-        shutil.copy(sqlite_template, path)
-        url = f"sqlite:///{path}"
-    monkeypatch.setenv("CS_HEALTH_DATABASE_URL", url)
-    monkeypatch.setenv("CS_HEALTH_DATA_DIR", str(tmp_path / "data"))
-    # Prophet fits are exercised by tests/models and tests/churn; elsewhere the vectorised forecast keeps runs quick.
-    monkeypatch.setenv("CS_HEALTH_FORECAST_PROPHET", "false")
-    monkeypatch.chdir(tmp_path)
-    get_settings.cache_clear()
-    yield url
-    get_settings.cache_clear()
-    if postgres_url:
-        _truncate(database_for(url))
-    else:
-        database_for(url).engine.dispose()
-        database_for.cache_clear()
+    with database_in(tmp_path, sqlite_template, postgres_url, monkeypatch) as url:
+        yield url
 
 
 @pytest.fixture
@@ -167,24 +182,38 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-@pytest.fixture
-def server(database_url: str) -> Iterator[str]:
-    """cs-health served by a real uvicorn on a free loopback port, in a thread of this process."""
+def basic(key: str) -> dict[str, str]:
+    """The Segment routes' credentials: the write key as the basic-auth user, an empty password."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """`app` served by a real uvicorn on a free loopback port, in a thread of this process; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    uvicorn_server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="off"))
+    uvicorn_server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not uvicorn_server.started:
         if not thread.is_alive():
             pytest.fail("uvicorn did not start")
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    uvicorn_server.should_exit = True
-    thread.join()
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join()
+        sock.close()
+
+
+@pytest.fixture
+def server(database_url: str) -> Iterator[str]:
+    """cs-health served by a real uvicorn on a free loopback port, in a thread of this process."""
+    with serving(create_app()) as base_url:
+        yield base_url
 
 
 class CliInvoker:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
+from cs_health.api_types import UtcDateTime
 from cs_health.churn.schemas import ChurnView
 from cs_health.health.schemas import HealthView
 
@@ -26,8 +27,8 @@ class SubscriptionView(BaseModel):
 class Freshness(BaseModel):
     """When the account's newest event happened, and when cs-health last received any of its events."""
 
-    last_event_at: dt.datetime | None
-    last_received_at: dt.datetime | None
+    last_event_at: UtcDateTime | None
+    last_received_at: UtcDateTime | None
 
 
 class AccountView(BaseModel):
@@ -38,7 +39,7 @@ class AccountView(BaseModel):
     csm_email: str | None
     plan: str | None
     tags: list[str]
-    created_at: dt.datetime | None
+    created_at: UtcDateTime | None
     source: str
     users: int = Field(description="known end users (contacts) of the account")
     subscription: SubscriptionView | None

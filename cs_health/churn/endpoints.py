@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from cs_health.accounts import repository as accounts
+from cs_health.api_types import PathKey
 from cs_health.auth.dependencies import ReadKey, SessionDep
 from cs_health.churn import service
 from cs_health.churn.schemas import ModelView, PortfolioView, UsageView
@@ -38,7 +39,7 @@ def get_portfolio(
 
 @router.get("/accounts/{account_id}/usage", responses=READ_ERRORS)
 def get_usage(
-    account_id: str,
+    account_id: PathKey,
     session: SessionDep,
     _: ReadKey,
     days: Annotated[int, Query(ge=7, le=730, description="days of history")] = 180,

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from cs_health.api_types import UtcDateTime
+
 
 class ChurnView(BaseModel):
     as_of: dt.date
@@ -46,7 +48,7 @@ class ScorerFigures(BaseModel):
 class ModelView(BaseModel):
     version: str
     trained_as_of: dt.date
-    created_at: dt.datetime
+    created_at: UtcDateTime
     is_fallback: bool
     note: str | None
     backtest: list[ScorerFigures] = Field(description="churn model vs health score alone vs days to renewal")
@@ -61,7 +63,9 @@ class PortfolioView(BaseModel):
     arr_by_band: dict[str, float]
     arr_at_risk: dict[str, float] = Field(description="expected ARR lost to churn within 30, 90 and 180 days")
     grr_next_quarter: float | None = Field(description="forecast gross revenue retention (churn part)")
-    grr_interval: tuple[float, float] | None
+    # A pair as a bounded list rather than a tuple: the JSON is the same, and `items` + min/maxItems is read right by
+    # every OpenAPI tool, where a tuple's `prefixItems` is not (schemathesis 4 rejects the document).
+    grr_interval: list[float] | None = Field(min_length=2, max_length=2, description="GRR forecast [low, high]")
     model_is_fallback: bool | None
 
 

@@ -47,6 +47,7 @@ from models.churn import (
     in_day_order,
     portfolio_forecast,
     probability_column,
+    score_partition,
 )
 from models.features import ARR, DAYS_TO_RENEWAL, RENEWAL_DATE, TERM_DAYS
 from models.forecast import (
@@ -188,9 +189,10 @@ def run_churn(
     if _retrain_due(record, as_of, settings):
         record = train(session, as_of, settings=settings, scorecard=scorecard, now=now, inputs=inputs).record
         summary.trained = True
-    model = ChurnModel.from_json(json.dumps(record.parameters))
-    predictions = model.predict_proba(features)
-    drivers = model.drivers(features, top=3).groupby("account_id", sort=False)[TEXT].agg(list).to_dict()
+    model_json = json.dumps(record.parameters)
+    model = ChurnModel.from_json(model_json)
+    predictions, reasons = score_accounts(model_json, features, client, settings.SCORE_PARTITION_ACCOUNTS)
+    drivers = reasons.groupby("account_id", sort=False)[TEXT].agg(list).to_dict()
     rows = _prediction_rows(features, predictions, drivers, record.version, model.is_fallback, as_of)
     repository.replace_predictions(session, as_of, rows)
     summary.accounts = len(rows)
@@ -212,6 +214,18 @@ def history_days(session: Session, as_of: dt.date, settings: Settings, training:
     if training:
         return TRAINING_HISTORY_DAYS, TRAINING_HISTORY_DAYS
     return FORECAST_HISTORY_DAYS, OBSERVATION_USER_DAYS
+
+
+def score_accounts(
+    model_json: str, features: pd.DataFrame, client: Any, partition: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Churn probabilities and drivers of every account: here, or on the Dask cluster of `client` in partitions
+    of `partition` accounts (the scoring fan-out beside the forecast's)."""
+    if client is None:
+        return score_partition(features, model_json)
+    parts = [features.iloc[start : start + partition] for start in range(0, len(features), partition)]
+    scored = client.gather(client.map(score_partition, parts, model_json=model_json, pure=False))
+    return pd.concat([part for part, _ in scored]), pd.concat([reasons for _, reasons in scored], ignore_index=True)
 
 
 def _number(value: Any) -> float | None:
@@ -393,7 +407,7 @@ def portfolio_view(session: Session, as_of: dt.date | None = None) -> PortfolioV
     outlook = portfolio_forecast(frame, values, PORTFOLIO_HORIZONS)
     view.arr_at_risk = {f"{days}d": round(value, 2) for days, value in outlook.arr_at_risk.items()}
     view.grr_next_quarter = round(outlook.grr, 4)
-    view.grr_interval = (round(outlook.grr_low, 4), round(outlook.grr_high, 4))
+    view.grr_interval = [round(outlook.grr_low, 4), round(outlook.grr_high, 4)]
     view.model_is_fallback = any(p.is_fallback for p in predictions)
     return view
 

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from cs_health.accounts import repository as accounts
+from cs_health.api_types import PathKey
 from cs_health.audit.schemas import Actor
 from cs_health.auth.dependencies import AdminKey, ReadKey, SessionDep
-from cs_health.exceptions import Forbidden, InvalidInput, NotFound, Unauthorized, error_responses
+from cs_health.exceptions import BadRequest, Forbidden, InvalidInput, NotFound, Unauthorized, error_responses
 from cs_health.health import service
 from cs_health.health.schemas import HealthHistory, HealthView, OverrideIn, OverrideView
 
@@ -28,7 +29,7 @@ def _require_account(session: SessionDep, account_id: str) -> None:
 
 
 @router.get("/{account_id}/health", responses=READ_ERRORS)
-def get_health(account_id: str, session: SessionDep, _: ReadKey) -> HealthView:
+def get_health(account_id: PathKey, session: SessionDep, _: ReadKey) -> HealthView:
     """The newest health score with the why in plain words, what changed, the path to green and any override."""
     _require_account(session, account_id)
     view = service.health_view(session, account_id, _today())
@@ -39,7 +40,7 @@ def get_health(account_id: str, session: SessionDep, _: ReadKey) -> HealthView:
 
 @router.get("/{account_id}/health/history", responses=READ_ERRORS)
 def get_health_history(
-    account_id: str,
+    account_id: PathKey,
     session: SessionDep,
     _: ReadKey,
     since: Annotated[dt.date | None, Query(description="first as-of date to include")] = None,
@@ -52,9 +53,9 @@ def get_health_history(
 @router.post(
     "/{account_id}/health/override",
     status_code=201,
-    responses=error_responses(Unauthorized, Forbidden, NotFound, InvalidInput),
+    responses=error_responses(Unauthorized, Forbidden, NotFound, BadRequest, InvalidInput),
 )
-def post_override(account_id: str, override: OverrideIn, session: SessionDep, key: AdminKey) -> OverrideView:
+def post_override(account_id: PathKey, override: OverrideIn, session: SessionDep, key: AdminKey) -> OverrideView:
     """A CSM's band, with a reason and an expiry date; the model's score is kept and shown beside it."""
     _require_account(session, account_id)
     return service.set_override(session, account_id, override, Actor.api_key(key), dt.datetime.now(dt.UTC))

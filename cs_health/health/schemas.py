@@ -8,10 +8,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from cs_health.api_types import RequestBody, UtcDateTime
+
 Band = Literal["green", "yellow", "red"]
 
 
-class OverrideIn(BaseModel):
+class OverrideIn(RequestBody):
     """A CSM's judgement over the model's: the band, why, and until when (it lapses by itself)."""
 
     band: Band
@@ -24,7 +26,7 @@ class OverrideView(BaseModel):
     reason: str
     expires_on: dt.date
     created_by: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class Component(BaseModel):

@@ -27,6 +27,10 @@ PREVIEW = 60
 Reason = Callable[[Any], str]
 
 
+# PostgreSQL stores no U+0000 in text or JSON; refused on SQLite too, so both databases accept the same records.
+NUL_REASON = "contains a NUL character (U+0000), which cannot be stored"
+
+
 @dataclass
 class Check:
     """Records where `failed` holds break `field`; `reason(raw value)` says how, in plain words."""
@@ -73,9 +77,11 @@ def _as_text(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
 def _coerce_text(values: pd.Series, spec: FieldSpec) -> tuple[pd.Series, list[Check]]:
     text, not_scalar = _as_text(values)
     too_long = (text.str.len() > spec.max_length).to_numpy(dtype=bool, na_value=False)
+    with_nul = text.str.contains("\x00", regex=False).to_numpy(dtype=bool, na_value=False)
     checks = [
         Check(not_scalar, spec.name, lambda _: "must be text, not a list or object"),
         Check(too_long, spec.name, lambda v: f"longer than {spec.max_length} characters ({len(str(v))})"),
+        Check(with_nul, spec.name, lambda _: NUL_REASON),
     ]
     if spec.type is FieldType.EMAIL:
         bad = ~text.str.match(EMAIL_PATTERN).to_numpy(dtype=bool, na_value=True) & text.notna().to_numpy()
@@ -165,9 +171,17 @@ def _coerce_json_object(values: pd.Series, spec: FieldSpec) -> tuple[pd.Series, 
         except (ValueError, TypeError, orjson.JSONDecodeError):
             results.append(None)
             bad[position] = True
-    return pd.Series(results, index=values.index, dtype=object), [
-        Check(bad, spec.name, lambda v: f"not a JSON object: {_preview(v)}")
+    parsed = pd.Series(results, index=values.index, dtype=object)
+    return parsed, [
+        Check(bad, spec.name, lambda v: f"not a JSON object: {_preview(v)}"),
+        _json_nul_check(parsed, spec.name),
     ]
+
+
+def _json_nul_check(canonical: pd.Series, name: str) -> Check:
+    """Canonical JSON spells U+0000 (in a key or a value) as an escape."""
+    with_nul = np.array([text is not None and "\\u0000" in text for text in canonical], dtype=bool)
+    return Check(with_nul, name, lambda _: NUL_REASON)
 
 
 COERCERS: dict[FieldType, Callable[[pd.Series, FieldSpec], tuple[pd.Series, list[Check]]]] = {
@@ -226,6 +240,9 @@ def validate(
     if known_accounts is not None and spec.account_must_exist and "account_id" in result:
         unknown = (~result["account_id"].isin(known_accounts) & result["account_id"].notna()).to_numpy(dtype=bool)
         checks.append(Check(unknown, "account_id", lambda v: f"unknown account {_preview(v)}; import accounts first"))
+    if spec.extras_are_properties and extras:
+        result["properties"] = _merge_extras(result["properties"], frame[extras])
+        checks.append(_json_nul_check(result["properties"], "properties"))
     failed = np.zeros(len(frame), dtype=bool)
     for check in checks:
         failed |= check.failed
@@ -234,8 +251,6 @@ def validate(
         duplicate_rejects, duplicated = _duplicate_keys(result, raw.locations, spec, failed, frame)
         first_failure.extend(duplicate_rejects)
         failed |= duplicated
-    if spec.extras_are_properties and extras:
-        result["properties"] = _merge_extras(result["properties"], frame[extras])
     good = result.loc[~failed].reset_index(drop=True)
     rejects = sorted([*raw.rejects, *first_failure], key=lambda reject: reject.location)
     return Validated(

@@ -5,12 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
+from cs_health.api_types import PathKey
 from cs_health.audit.schemas import Actor
 from cs_health.auth.dependencies import ReadKey, SessionDep
 from cs_health.config import get_settings
-from cs_health.exceptions import Forbidden, InvalidInput, NotFound, Unauthorized, error_responses
+from cs_health.exceptions import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    error_responses,
+)
 from cs_health.qbr import service
 from cs_health.qbr.schemas import Audience, ReportFormat, ReportKind, ReportList
 
@@ -18,20 +26,23 @@ router = APIRouter(prefix="/api/v1/accounts", tags=["reports"])
 READ_ERRORS = error_responses(Unauthorized, Forbidden, NotFound)
 FILE_RESPONSES = {
     200: {"description": "The report", "content": {"application/pdf": {}, "text/html": {}}},
-    **error_responses(Unauthorized, Forbidden, NotFound, InvalidInput),
+    # 503: a PDF asked of an installation without WeasyPrint's system libraries
+    **error_responses(Unauthorized, Forbidden, NotFound, InvalidInput, ServiceUnavailable),
 }
+# The syntax parse_period accepts; the month, quarter and year ranges are its to check (422 naming the field).
+PERIOD = r"^[0-9]{4}-([0-9]{1,2}|[Qq][0-9])$"
 
 
 @router.get("/{account_id}/reports", responses=READ_ERRORS)
-def list_reports(account_id: str, session: SessionDep, _: ReadKey) -> ReportList:
+def list_reports(account_id: PathKey, session: SessionDep, _: ReadKey) -> ReportList:
     """The account's archived reports, newest period first."""
     return service.list_reports(session, account_id)
 
 
 @router.get("/{account_id}/reports/{period}", response_class=Response, responses=FILE_RESPONSES)
 def get_report(
-    account_id: str,
-    period: str,
+    account_id: PathKey,
+    period: Annotated[str, Path(pattern=PERIOD, description="a month (2026-10) or a quarter (2026-Q3)")],
     session: SessionDep,
     key: ReadKey,
     kind: Annotated[ReportKind | None, Query(description="monthly or qbr; by default from the period")] = None,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel
+
+from cs_health.api_types import UtcDateTime
 
 ReportKind = Literal["monthly", "qbr"]
 Audience = Literal["client", "internal"]
@@ -20,7 +21,7 @@ class ReportInfo(BaseModel):
     audience: str
     format: str
     size_bytes: int
-    created_at: dt.datetime
+    created_at: UtcDateTime
     url: str
 
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cs_health.api_types import RequestBody, UtcDateTime
+
 Status = Literal["open", "acknowledged", "snoozed", "resolved"]
 Severity = Literal["info", "warning", "high", "critical"]
 OPEN, ACKNOWLEDGED, SNOOZED, RESOLVED = "open", "acknowledged", "snoozed", "resolved"
@@ -25,14 +27,14 @@ class AlertView(BaseModel):
     details: dict[str, Any] = Field(description="the snapshot values the rule looked at")
     dedup_key: str
     as_of: dt.date = Field(description="the as-of date it last fired on")
-    first_fired_at: dt.datetime
-    last_fired_at: dt.datetime
+    first_fired_at: UtcDateTime
+    last_fired_at: UtcDateTime
     fire_count: int
     notified_on: dt.date | None
-    acknowledged_at: dt.datetime | None
+    acknowledged_at: UtcDateTime | None
     acknowledged_by: str | None
     snoozed_until: dt.date | None
-    resolved_at: dt.datetime | None
+    resolved_at: UtcDateTime | None
     resolved_by: str | None
 
 
@@ -43,7 +45,7 @@ class AlertPage(BaseModel):
     per_page: int
 
 
-class SnoozeIn(BaseModel):
+class SnoozeIn(RequestBody):
     """Silence an alert until a date: it is not mailed before then, and comes back open if still firing."""
 
     until: dt.date

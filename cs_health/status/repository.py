@@ -62,3 +62,9 @@ def last_run(session: Session) -> PipelineRun | None:
 
 def last_import(session: Session) -> ImportRun | None:
     return session.scalars(select(ImportRun).order_by(ImportRun.finished_at.desc()).limit(1)).first()
+
+
+def running_runs(session: Session) -> list[PipelineRun]:
+    """Nightly runs still marked running (normally none, or the one in progress)."""
+    statement = select(PipelineRun).where(PipelineRun.kind == "run", PipelineRun.status == "running")
+    return list(session.scalars(statement))

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from cs_health.status import repository
+from cs_health.status.runs import ABANDONED, is_abandoned
 
 STALE_AFTER = dt.timedelta(days=7)
 
@@ -26,7 +27,7 @@ def status(session: Session, now: dt.datetime) -> dict[str, Any]:
         else {
             "kind": run.kind,
             "as_of": _iso(run.as_of),
-            "status": run.status,
+            "status": ABANDONED if is_abandoned(run) else run.status,
             "started_at": _iso(run.started_at),
             "finished_at": _iso(run.finished_at),
         },

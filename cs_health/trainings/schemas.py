@@ -7,11 +7,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cs_health.api_types import RequestBody, UtcDateTime
+
 Level = Literal["intro", "core", "advanced"]
 Format = Literal["doc", "video", "webinar", "course"]
 
 
-class TrainingFields(BaseModel):
+class TrainingFields(RequestBody):
     title: str = Field(min_length=1, max_length=300)
     features: list[str] = Field(min_length=1, description="the event names (features) the training teaches")
     url: str | None = Field(default=None, max_length=2_000)
@@ -40,7 +42,7 @@ class SuggestionView(BaseModel):
     features: list[str] = Field(description="the under-used features this training addresses (empty: onboarding)")
     reason: str
     status: str
-    delivered_at: dt.datetime | None
+    delivered_at: UtcDateTime | None
 
 
 class AccountTrainings(BaseModel):

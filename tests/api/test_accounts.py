@@ -54,7 +54,7 @@ def test_the_account_view(client: TestClient, make_key: KeyMaker, database: Data
     subscription = view["subscription"]
     assert (subscription["subscription_id"], subscription["arr"], subscription["seats"]) == ("now", 1800.0, 12)
     assert subscription["end_date"] == (TODAY + dt.timedelta(days=330)).isoformat()
-    assert view["freshness"]["last_event_at"] == sent.isoformat()
+    assert view["freshness"]["last_event_at"] == sent.isoformat() + "Z"  # naive UTC goes out marked as UTC
     assert view["freshness"]["last_received_at"] is not None
 
 

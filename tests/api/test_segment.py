@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from typing import Any
 
@@ -12,13 +11,9 @@ from sqlalchemy import select
 
 from cs_health.db.engine import Database
 from cs_health.db.tables import Account, Contact, UsageEvent
-from tests.conftest import KeyMaker
+from tests.conftest import KeyMaker, basic
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-def basic(key: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
 
 
 def events(database: Database) -> list[tuple[Any, ...]]:

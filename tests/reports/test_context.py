@@ -52,6 +52,10 @@ def test_previous_period_crosses_the_year():
         ("October", "use a month like 2026-10 or a quarter like 2026-Q3"),
         ("", "is not a period"),
         ("2026-10-01", "is not a period"),
+        ("1899-12", "the year must be 1900 to 9998"),
+        # found while pointing the fuzzer at the reports route: the period ended in year 10000, a 500
+        ("9999-12", "the year must be 1900 to 9998"),
+        ("9999-Q4", "the year must be 1900 to 9998"),
     ],
 )
 def test_bad_periods_say_what_is_wrong(text, message):

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from cs_health.db.engine import Database
 from cs_health.db.tables import Alert, OutboxMessage, PipelineRun
+from cs_health.status import runs
 from tests.conftest import CliInvoker
 from tests.factories import EVENTS, SAMPLES, write_records
 
@@ -70,3 +75,27 @@ def test_status_counts_runs_alerts_outbox_and_freshness(cli: CliInvoker, databas
     }
     assert report["freshness"]["latest_event_at"] == "2026-01-06T08:00:00"
     assert report["freshness"]["accounts_without_events_7d"] == 2
+
+
+@pytest.mark.parametrize(
+    ("where", "shown"),
+    [("a finished process here", "abandoned"), ("a live process here", "running"), ("another host", "running")],
+)
+def test_a_running_run_is_abandoned_only_when_its_process_is_known_gone(
+    cli: CliInvoker, database: Database, where: str, shown: str
+):
+    """Only this host's processes can be checked; a run on another host keeps its state until its host looks."""
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    owner = {
+        "a finished process here": {**runs.owner(), "pid": ended.pid},
+        "a live process here": runs.owner(),
+        "another host": {"host": "elsewhere.example", "pid": ended.pid},
+    }[where]
+    with database.transaction() as session:
+        session.add(
+            PipelineRun(
+                kind="run", as_of=dt.date(2026, 1, 7), status="running", started_at=dt.datetime.now(), stats=owner
+            )
+        )
+    assert json.loads(cli("status").stdout)["last_run"]["status"] == shown
