@@ -20,10 +20,12 @@ EVENT_COLUMNS = ("event_key", "message_id", "account_id", "user_id", "event", "t
 _KEY_CHUNK = 10_000
 _INGEST_LOCK = 7_301_001  # PostgreSQL advisory lock: event merges run one at a time, so rollups stay exact
 
+# Accounts first seen in telemetry, created from the batch's rollup before the rollups that refer to them.
 _CREATE_ACCOUNTS = {
-    "sqlite": "INSERT OR IGNORE INTO account (account_id, tags, source) VALUES (?, '[]', 'event')",
-    "postgresql": """INSERT INTO account (account_id, tags, source) VALUES (%s, '[]'::jsonb, 'event')
-        ON CONFLICT (account_id) DO NOTHING""",
+    dialect: f"""INSERT INTO account (account_id, tags, source)
+        SELECT DISTINCT account_id, {tags}, 'event' FROM incoming_rollup WHERE true
+        ON CONFLICT (account_id) DO NOTHING"""
+    for dialect, tags in (("sqlite", "'[]'"), ("postgresql", "'[]'::jsonb"))
 }
 
 _STAGES = {
@@ -100,17 +102,14 @@ def _copy(session: Session, table: str, names: Sequence[str], rows: Sequence[tup
             copy.write_row(row)
 
 
-def prepare_event_store(session: Session, account_ids: Sequence[str]) -> int:
-    """Serialises ingestion (PostgreSQL; SQLite has one writer anyway), creates unknown accounts, and returns
-    the largest event id so far: this transaction's new events are the ids above it."""
+def prepare_event_store(session: Session) -> int:
+    """Serialises ingestion (PostgreSQL; SQLite has one writer anyway) and returns the largest event id so far:
+    this transaction's new events are the ids above it."""
     dialect = _dialect(session)
     if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _INGEST_LOCK})
     for statement in _STAGES[dialect]:
         session.execute(text(statement))
-    driver = session.connection().connection.driver_connection
-    with closing(driver.cursor()) as cursor:
-        cursor.executemany(_CREATE_ACCOUNTS[dialect], [(account_id,) for account_id in account_ids])
     return int(session.execute(text("SELECT COALESCE(MAX(id), 0) FROM usage_event")).scalar_one())
 
 
@@ -145,11 +144,13 @@ def events_stored_since(session: Session, before: int) -> int:
 
 
 def merge_rollup(session: Session, before: int, received_at: dt.datetime) -> None:
-    """Rolls up the events this transaction stored (ids above `before`) per user and day, then adds that to both
-    rollup tables and to account freshness. Reading back exactly the stored rows keeps the rollups exact
-    whatever was a duplicate, and the grouping runs inside the database."""
+    """Rolls up the events this transaction stored (ids above `before`) per user and day, creates the accounts
+    seen for the first time, then adds the rollup to both rollup tables and to account freshness. Reading back
+    exactly the stored rows keeps the rollups exact whatever was a duplicate; the grouping runs in the database."""
+    dialect = _dialect(session)
     session.execute(text("DELETE FROM incoming_rollup"))
-    session.execute(text(_STAGE_ROLLUP[_dialect(session)]), {"before": before})
+    session.execute(text(_STAGE_ROLLUP[dialect]), {"before": before})
+    session.execute(text(_CREATE_ACCOUNTS[dialect]))
     session.execute(text(_ROLL_UP_ACCOUNTS))
     session.execute(text(_ROLL_UP_USERS))
     session.execute(_with_received_at(_UPDATE_FRESHNESS), {"received_at": received_at})
@@ -186,8 +187,9 @@ def upsert(
     session.execute(statement, rows)
 
 
-def record_import(session: Session, run: ImportRun) -> None:
-    session.add(run)
+def record_imports(session: Session, runs: Sequence[ImportRun]) -> None:
+    """One flush for all of a group's runs (an INSERT of many rows rather than one per run)."""
+    session.add_all(runs)
     session.flush()
 
 

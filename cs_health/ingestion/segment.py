@@ -29,7 +29,7 @@ from cs_health.ingestion.items import validate_items
 from cs_health.ingestion.readers import json_records_table
 from cs_health.ingestion.rejects import Reject
 from cs_health.ingestion.schemas import ItemError, SegmentResult
-from cs_health.ingestion.service import naive_utc, record_event_run, store_events
+from cs_health.ingestion.service import event_run, naive_utc, store_events
 from cs_health.ingestion.validation import validate
 
 ACCOUNT_TRAITS = {
@@ -245,7 +245,8 @@ def ingest_segment(
     rejects = sorted([*batch.rejects, *group_rejects, *user_rejects, *event_rejects], key=lambda r: r.location)
     rejected = len({reject.location for reject in rejects})
     if batch.events:
-        record_event_run(session, source, new, duplicates, len(batch.events) - new - duplicates, now)
+        run = event_run(source, new, duplicates, len(batch.events) - new - duplicates, now)
+        repository.record_imports(session, [run])
     return SegmentResult(
         accepted=groups + users + new + batch.ignored,
         duplicates=duplicates,

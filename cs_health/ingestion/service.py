@@ -125,17 +125,19 @@ def import_file(
             _store_records(session, kind, valid, now, summary)
             if on_progress:
                 on_progress(len(valid.frame), len(valid.frame))
-        repository.record_import(
+        repository.record_imports(
             session,
-            ImportRun(
-                kind=kind,
-                source=path.name,
-                accepted=summary.accepted,
-                duplicates=summary.duplicates,
-                rejected=summary.rejected,
-                started_at=started,
-                finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-            ),
+            [
+                ImportRun(
+                    kind=kind,
+                    source=path.name,
+                    accepted=summary.accepted,
+                    duplicates=summary.duplicates,
+                    rejected=summary.rejected,
+                    started_at=started,
+                    finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                )
+            ],
         )
     return summary
 
@@ -165,7 +167,7 @@ def store_events(session: Session, events: EventColumns, received_at: dt.datetim
     total = len(events)
     if not total:
         return 0, 0
-    before = repository.prepare_event_store(session, pd.unique(events.account_id).tolist())
+    before = repository.prepare_event_store(session)
     keys = event_keys(events)
     with collection_paused():
         names, rows = _database_rows(events, keys)
@@ -183,12 +185,13 @@ def ingest_event_batches(
     """Several requests' validated batches stored in one go, answered one result per batch as if each had been
     alone, in order: an event repeated in a later batch is that batch's duplicate."""
     new_per_batch = _store_batches(session, [batch.events for batch in batches], naive_utc(now))
-    results = []
+    results, runs = [], []
     for batch, source, new in zip(batches, sources, new_per_batch, strict=True):
         good = len(batch.events)
-        record_event_run(session, source, new, good - new, batch.size - good, now)
+        runs.append(event_run(source, new, good - new, batch.size - good, now))
         errors = [ItemError.of(reject) for reject in batch.rejects]
         results.append(BatchResult(accepted=new, duplicates=good - new, rejected=batch.size - good, errors=errors))
+    repository.record_imports(session, runs)
     return results
 
 
@@ -209,19 +212,17 @@ def _store_batches(session: Session, batches: Sequence[EventColumns], received_a
     return [store_events(session, batch, received_at)[0] for batch in batches]
 
 
-def record_event_run(session: Session, source: str, new: int, duplicates: int, rejected: int, now: dt.datetime) -> None:
+def event_run(source: str, new: int, duplicates: int, rejected: int, now: dt.datetime) -> ImportRun:
     """The import-run line of one HTTP batch (what `cs-health status` and the API report as recent imports)."""
-    moment = naive_utc(now)
-    run = ImportRun(
+    return ImportRun(
         kind="events",
         source=source,
         accepted=new,
         duplicates=duplicates,
         rejected=rejected,
-        started_at=moment,
+        started_at=naive_utc(now),
         finished_at=naive_utc(dt.datetime.now(dt.UTC)),
     )
-    repository.record_import(session, run)
 
 
 def naive_utc(now: dt.datetime) -> dt.datetime:

@@ -44,6 +44,8 @@ timestamps = st.one_of(
             "2026-11-23 10:00:00",
             "2026-11-23T10:00",
             "2026-11-23T10:00:00+01:00",
+            "2026-11-23T10:00:00.5Z",
+            "2026-11-23 10:00:00.12-00:00",
             "2026-11-23T10:00:00.1234567Z",
             "2026-11-24T12:00:00Z",  # exactly a day ahead: still accepted
             "2026-11-24T12:00:00.000001Z",  # a microsecond more: refused
@@ -58,7 +60,7 @@ timestamps = st.one_of(
         ]
     ),
     moments,
-    st.tuples(moments, st.sampled_from(["Z", "+05:30", "-11:00", "+00:00", "+2359"])).map("".join),
+    st.tuples(moments, st.sampled_from(["Z", "+05:30", "-11:00", "+00:00", "-00:00", "+2359"])).map("".join),
     odd_values,
 )
 quantities = st.one_of(
