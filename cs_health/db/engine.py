@@ -27,6 +27,9 @@ SQLITE_PRAGMAS = (
 )
 
 
+SQLITE_POOL_SIZE = 40  # anyio's default worker threads: the most requests that can hold a connection at once
+
+
 def normalise_url(url: str) -> str:
     """Selects psycopg 3 for plain `postgresql://` URLs, the driver this project ships."""
     if url.startswith(("postgresql://", "postgres://")):
@@ -48,7 +51,9 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # A connection is cheap to keep and dear to open (each new one reads the whole schema), so the pool
+        # keeps as many as the server runs requests at once instead of opening and closing overflow ones.
+        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=SQLITE_POOL_SIZE, max_overflow=10)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
