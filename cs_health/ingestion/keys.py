@@ -19,7 +19,7 @@ MIX = np.uint64(0x100000001B3)
 
 def present(values: np.ndarray) -> np.ndarray:
     """Where an object column holds a value (not None)."""
-    return np.fromiter((value is not None for value in values), dtype=bool, count=len(values))
+    return np.not_equal(values, None)
 
 
 def _hash_text(values: np.ndarray) -> np.ndarray:
@@ -29,22 +29,23 @@ def _hash_text(values: np.ndarray) -> np.ndarray:
 def event_keys(events: EventColumns) -> np.ndarray:
     """int64 keys for typed events."""
     has_message = present(events.message_id)
+    if has_message.all():  # the usual case: every event names its message id (validated text)
+        return hash_array(events.message_id, categorize=False).view(np.int64)
     keys = np.empty(len(events), dtype=np.uint64)
     if has_message.any():
-        keys[has_message] = _hash_text(events.message_id[has_message])
-    if not has_message.all():
-        anonymous = events.take(~has_message)
-        micros = np.array(anonymous.timestamp.tolist(), dtype="datetime64[us]").view(np.int64)
-        fields = _hash_text(anonymous.account_id)
-        for part in (
-            _hash_text(anonymous.event),
-            hash_array(micros),
-            _hash_text(anonymous.user_id),
-            hash_array(anonymous.quantity),
-            _hash_text(anonymous.properties),
-        ):
-            fields = (fields * MIX) ^ part
-        keys[~has_message] = fields
+        keys[has_message] = hash_array(events.message_id[has_message], categorize=False)
+    anonymous = events.take(~has_message)
+    micros = np.array(anonymous.timestamp.tolist(), dtype="datetime64[us]").view(np.int64)
+    fields = _hash_text(anonymous.account_id)
+    for part in (
+        _hash_text(anonymous.event),
+        hash_array(micros),
+        _hash_text(anonymous.user_id),
+        hash_array(anonymous.quantity),
+        _hash_text(anonymous.properties),
+    ):
+        fields = (fields * MIX) ^ part
+    keys[~has_message] = fields
     return keys.view(np.int64)
 
 
