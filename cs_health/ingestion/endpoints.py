@@ -1,7 +1,7 @@
 """Telemetry routes: `POST /api/v1/events` (native batches) and the Segment Tracking API under `/v1`.
 
-Bodies are read with a byte limit enforced while streaming, parsed with orjson, and handed with the request's
-session to the threadpool, where validation and the store run without holding up the event loop.
+Bodies are read with a byte limit enforced while streaming, parsed with orjson, and handed to the threadpool,
+where validation and the store run without holding up the event loop.
 """
 
 from __future__ import annotations

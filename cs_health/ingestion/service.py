@@ -1,4 +1,5 @@
-"""Importing a file: read, validate, write the good records in one transaction, report the bad ones.
+"""Importing a file (read, validate, write the good records in one transaction, report the bad ones) and the
+event store every path shares (files, the native API, Segment).
 
 Re-importing a file changes nothing: records upsert by their id and events deduplicate by their key.
 """

@@ -2,6 +2,7 @@
 
 Each field is coerced for every record at once (pandas/Arrow kernels, no per-row Python on the hot kinds);
 a record that breaks any rule is rejected with its location, field and reason, and the good records go on.
+This is the one home of the contract's rules and messages; items.py only recognises events that plainly pass.
 """
 
 from __future__ import annotations
