@@ -8,6 +8,10 @@ unique message_id index (no validation beyond types, no rollups). Everything sto
 
     python benchmarks/http_ingest.py [--clients 8] [--batches 400] [--batch-size 500] [--seconds 60]
                                      [--postgres postgresql://postgres@127.0.0.1:5432/postgres] [--no-naive]
+    python benchmarks/http_ingest.py --in-process [--clients 8] [--batches 400]   # CPU per phase, no HTTP
+
+Each figure comes with the machine's load average and the server's CPU per request: on a shared machine the
+events/s say how much of a core the server got, the CPU per request what it needed.
 """
 
 from __future__ import annotations
@@ -174,7 +178,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     try:
@@ -186,26 +190,46 @@ def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def run_driver(url: str, path: str, key: str, args: argparse.Namespace) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_driver(server: tuple[str, subprocess.Popen[bytes]], path: str, key: str, args: argparse.Namespace) -> dict:
+    """Drives the server from a separate process; adds the server's CPU per request and the load averages, which
+    say how much of the machine the server had (other processes share it)."""
+    url, process = server
     command = [sys.executable, str(HERE), "--drive", url, "--path", path, "--key", key]
     command += ["--clients", str(args.clients), "--batches", str(args.batches), "--batch-size", str(args.batch_size)]
     command += ["--seconds", str(args.seconds), "--seed", str(args.seed)]
+    load_before, cpu_before = os.getloadavg()[0], cpu_seconds(process.pid)
     done = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    cpu_after = cpu_seconds(process.pid)
+    result["load"] = (load_before, os.getloadavg()[0])
+    if cpu_before is not None and cpu_after is not None and result["requests"]:
+        result["server_cpu_ms"] = (cpu_after - cpu_before) * 1000 / result["requests"]
+    return result
 
 
 def report(label: str, result: dict[str, Any]) -> None:
     rate = result["accepted"] / result["seconds"] if result["seconds"] else 0.0
+    cpu = f", server CPU {result['server_cpu_ms']:.1f} ms/request" if "server_cpu_ms" in result else ""
     print(
         f"{label:<46} {rate:>9,.0f} events/s  p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms  "
         f"({result['requests']:,} requests, {result['accepted']:,} accepted, {result['duplicates']:,} duplicates, "
-        f"{result['rejected']:,} rejected, {result['errors']:,} failed, {result['seconds']:.1f} s)"
+        f"{result['rejected']:,} rejected, {result['errors']:,} failed, {result['seconds']:.1f} s{cpu}, "
+        f"1-min load {result['load'][0]:.1f} -> {result['load'][1]:.1f} on {os.cpu_count()} CPUs)"
     )
 
 
@@ -274,6 +298,54 @@ def benchmark(args: argparse.Namespace, folder: Path, postgres: str | None) -> N
         report(f"naive FastAPI + SQLAlchemy insert ({where})", naive)
 
 
+def in_process(args: argparse.Namespace) -> None:
+    """CPU per request of the ingestion work itself, without HTTP: parse, validate, store (rollups and import runs
+    included) and commit, in groups of --clients batches as the group commit forms them when the server is busy.
+    Thread CPU time rather than wall time, so other processes on the machine disturb the figure less."""
+    import gc
+
+    from cs_health.auth.dependencies import write_transaction
+    from cs_health.db.engine import make_database
+    from cs_health.db.migrate import upgrade
+    from cs_health.ingestion import endpoints, service
+    from cs_health.ingestion.items import validate_items
+
+    spent = dict.fromkeys(("parse", "validate", "store", "commit"), 0.0)
+
+    def timed(phase: str, call: Any, *arguments: Any, **keywords: Any) -> Any:
+        started = time.thread_time()
+        value = call(*arguments, **keywords)
+        spent[phase] += time.thread_time() - started
+        return value
+
+    with tempfile.TemporaryDirectory(prefix="cs-health-http-bench-") as folder:
+        database = make_database(f"sqlite:///{folder}/in_process.db")
+        upgrade(database.engine)
+        bodies = make_batches(args.batches, args.batch_size, args.seed)
+        gc.collect()
+        gc.freeze()  # as `cs-health serve` does
+        for start in range(0, len(bodies), args.clients):
+            now = dt.datetime.now(dt.UTC)
+            group = [
+                timed("validate", validate_items, timed("parse", endpoints.parse_json, body), now)
+                for body in bodies[start : start + args.clients]
+            ]
+            with write_transaction(database) as session:
+                timed("store", service.ingest_event_batches, session, group, now=now, sources=["bench"] * len(group))
+                committing = time.thread_time()
+            spent["commit"] += time.thread_time() - committing
+        database.engine.dispose()
+    total = sum(spent.values())
+    print(f"in-process, {len(bodies)} batches of {args.batch_size} in groups of {args.clients} (CPU ms per batch):")
+    for phase, seconds in [*spent.items(), ("total", total)]:
+        print(f"  {phase:<9} {seconds * 1000 / len(bodies):6.2f}")
+    print(f"  = {len(bodies) * args.batch_size / total:,.0f} events/s for one core doing nothing else; load {load()}")
+
+
+def load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=8, help="concurrent keep-alive clients")
@@ -283,6 +355,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--postgres", help="also run against this PostgreSQL server (a fresh database is made)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive endpoint")
+    parser.add_argument("--in-process", action="store_true", help="CPU per batch of each ingestion phase, no HTTP")
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
@@ -293,6 +366,9 @@ def main() -> None:
         import uvicorn
 
         uvicorn.run(naive_app(args.serve_naive), host="127.0.0.1", port=args.port, log_level="warning")
+        return
+    if args.in_process:
+        in_process(args)
         return
     if args.drive:
         bodies = make_batches(args.batches, args.batch_size, args.seed)

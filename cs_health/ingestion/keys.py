@@ -10,34 +10,42 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-import pandas as pd
 from pandas.util import hash_array
+
+from cs_health.ingestion.columns import EventColumns, object_array
 
 MIX = np.uint64(0x100000001B3)
 
 
-def _hash_text(values: pd.Series) -> np.ndarray:
-    return hash_array(np.asarray(values.fillna("").astype(str), dtype=object), categorize=False)
+def present(values: np.ndarray) -> np.ndarray:
+    """Where an object column holds a value (not None)."""
+    return np.not_equal(values, None)
 
 
-def event_keys(events: pd.DataFrame) -> np.ndarray:
-    """int64 keys for typed event records (columns of the events contract, timestamps as datetime64)."""
-    has_message = events["message_id"].notna().to_numpy()
+def _hash_text(values: np.ndarray) -> np.ndarray:
+    return hash_array(object_array(["" if value is None else str(value) for value in values]), categorize=False)
+
+
+def event_keys(events: EventColumns) -> np.ndarray:
+    """int64 keys for typed events."""
+    has_message = present(events.message_id)
+    if has_message.all():  # the usual case: every event names its message id (validated text)
+        return hash_array(events.message_id, categorize=False).view(np.int64)
     keys = np.empty(len(events), dtype=np.uint64)
     if has_message.any():
-        keys[has_message] = _hash_text(events["message_id"][has_message])
-    if not has_message.all():
-        anonymous = events.loc[~has_message]
-        fields = _hash_text(anonymous["account_id"])
-        for part in (
-            _hash_text(anonymous["event"]),
-            hash_array(anonymous["timestamp"].astype("datetime64[us]").to_numpy().view(np.int64)),
-            _hash_text(anonymous["user_id"]),
-            hash_array(anonymous["quantity"].astype(float).to_numpy()),
-            _hash_text(anonymous["properties"]),
-        ):
-            fields = (fields * MIX) ^ part
-        keys[~has_message] = fields
+        keys[has_message] = hash_array(events.message_id[has_message], categorize=False)
+    anonymous = events.take(~has_message)
+    micros = np.array(anonymous.timestamp.tolist(), dtype="datetime64[us]").view(np.int64)
+    fields = _hash_text(anonymous.account_id)
+    for part in (
+        _hash_text(anonymous.event),
+        hash_array(micros),
+        _hash_text(anonymous.user_id),
+        hash_array(anonymous.quantity),
+        _hash_text(anonymous.properties),
+    ):
+        fields = (fields * MIX) ^ part
+    keys[~has_message] = fields
     return keys.view(np.int64)
 
 

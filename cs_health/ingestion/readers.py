@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,7 +172,8 @@ def _read_jsonl(path: Path, data: bytes) -> RawTable:
     records: list[dict[str, object]] = []
     locations: list[int] = []
     rejects: list[Reject] = []
-    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+    # JSON Lines are separated by \n alone: str.splitlines would also split inside strings at U+2028, \x85 and co.
+    for number, line in enumerate(data.decode("utf-8").split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -184,8 +186,14 @@ def _read_jsonl(path: Path, data: bytes) -> RawTable:
             continue
         records.append({str(key).strip().lower(): item for key, item in value.items()})
         locations.append(number)
-    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
-    return RawTable(frame.astype(object), np.array(locations, dtype=np.int64), "line", rejects)
+    columns = dict.fromkeys(name for record in records for name in record)
+    frame = pd.DataFrame({name: _object_column([record.get(name) for record in records]) for name in columns})
+    return RawTable(frame, np.array(locations, dtype=np.int64), "line", rejects)
+
+
+def _object_column(values: list[object]) -> pd.Series:
+    """Values exactly as parsed: no inference, so a 3 stays 3 beside a 2.5 and a rejected value is quoted as sent."""
+    return pd.Series(values, dtype=object)
 
 
 def _read_parquet(path: Path, data: bytes) -> RawTable:
@@ -196,3 +204,27 @@ def _read_parquet(path: Path, data: bytes) -> RawTable:
     frame = table.to_pandas()
     frame.columns = [str(name).strip().lower() for name in frame.columns]
     return RawTable(frame, np.arange(len(frame), dtype=np.int64), "row index")
+
+
+def _json_column(values: list[object]) -> pd.Series:
+    """A typed column when every value has one JSON type (text, whole numbers, numbers), which spares the
+    validator its per-value type checks; anything mixed stays an object column and is checked value by value
+    (so a 3 beside a 2.5 is quoted as sent, whatever its neighbours)."""
+    kinds = set(map(type, values))
+    if kinds <= {str, type(None)} and str in kinds:
+        return pd.Series(values, dtype="string")
+    if kinds == {int} and -(2**63) <= min(values) and max(values) < 2**63:
+        return pd.Series(values, dtype="int64")
+    if kinds - {type(None)} == {float}:
+        return pd.Series(values, dtype="float64")
+    return _object_column(values)
+
+
+def json_records_table(records: list[dict[str, object]], locations: list[int], names: Iterable[str]) -> RawTable:
+    """Parsed JSON objects (an HTTP request's items) as a file reader would give them: the contract's fields
+    first, then any extras (kept as properties for events), located by their 0-based index in the request."""
+    names = list(names)
+    extras = set().union(*records).difference(names) if records else set()
+    columns = [*names, *sorted(extras)]
+    frame = pd.DataFrame({name: _json_column([record.get(name) for record in records]) for name in columns})
+    return RawTable(frame, np.asarray(locations, dtype=np.int64), "index")

@@ -1,6 +1,6 @@
 """Every SQL statement of ingestion. Events take a bulk path: executemany straight into the event table on
-SQLite, COPY into a stage on PostgreSQL; duplicates fall on the unique event key, and the new rows are rolled up
-by set-based SQL in the same transaction."""
+SQLite, COPY into a stage on PostgreSQL; duplicates fall on the unique event key, and the new rows (the ids above
+the largest before) are rolled up by set-based SQL in the same transaction."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ EVENT_COLUMNS = ("event_key", "message_id", "account_id", "user_id", "event", "t
 _KEY_CHUNK = 10_000
 _INGEST_LOCK = 7_301_001  # PostgreSQL advisory lock: event merges run one at a time, so rollups stay exact
 
+# Accounts first seen in telemetry, created from the batch's rollup before the rollups that refer to them.
 _CREATE_ACCOUNTS = {
-    "sqlite": "INSERT OR IGNORE INTO account (account_id, tags, source) VALUES (?, '[]', 'event')",
-    "postgresql": """INSERT INTO account (account_id, tags, source) VALUES (%s, '[]'::jsonb, 'event')
-        ON CONFLICT (account_id) DO NOTHING""",
+    dialect: f"""INSERT INTO account (account_id, tags, source)
+        SELECT DISTINCT account_id, {tags}, 'event' FROM incoming_rollup WHERE true
+        ON CONFLICT (account_id) DO NOTHING"""
+    for dialect, tags in (("sqlite", "'[]'"), ("postgresql", "'[]'::jsonb"))
 }
-
-ROLLUP_COLUMNS = ("account_id", "day", "event", "user_id", "events", "quantity", "latest")
 
 _STAGES = {
     "sqlite": [
@@ -41,6 +41,16 @@ _STAGES = {
             account_id TEXT, day DATE, event TEXT, user_id TEXT, events INTEGER, quantity DOUBLE PRECISION,
             latest TIMESTAMP) ON COMMIT DROP""",
     ],
+}
+
+# Per (account, day, event, user) of the new events; timestamps are stored as ISO text on SQLite.
+_STAGE_ROLLUP = {
+    dialect: f"""
+    INSERT INTO incoming_rollup (account_id, day, event, user_id, events, quantity, latest)
+    SELECT account_id, {day}, event, COALESCE(user_id, ''), COUNT(*), SUM(quantity), MAX(timestamp)
+    FROM usage_event WHERE id > :before
+    GROUP BY account_id, {day}, event, COALESCE(user_id, '')"""
+    for dialect, day in (("sqlite", "substr(timestamp, 1, 10)"), ("postgresql", "CAST(timestamp AS DATE)"))
 }
 
 # Runs before the per-user upsert: a user is new for (account, day, event) when the per-user table lacks it.
@@ -84,30 +94,22 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _bulk_load(session: Session, table: str, names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-    """executemany on SQLite, COPY on PostgreSQL: the fastest way each offers to take many rows from Python."""
+def _copy(session: Session, table: str, names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL's COPY: the fastest way it offers to take many rows from Python."""
     driver = session.connection().connection.driver_connection
-    if _dialect(session) == "sqlite":
-        placeholders = ", ".join("?" * len(names))
-        with closing(driver.cursor()) as cursor:
-            cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})", rows)
-        return
     with driver.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
 
 
-def prepare_event_store(session: Session, account_ids: Sequence[str]) -> int:
-    """Serialises ingestion (PostgreSQL; SQLite has one writer anyway), creates unknown accounts, and returns
-    the largest event id so far: this transaction's new events are the ids above it."""
+def prepare_event_store(session: Session) -> int:
+    """Serialises ingestion (PostgreSQL; SQLite has one writer anyway) and returns the largest event id so far:
+    this transaction's new events are the ids above it."""
     dialect = _dialect(session)
     if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _INGEST_LOCK})
     for statement in _STAGES[dialect]:
         session.execute(text(statement))
-    driver = session.connection().connection.driver_connection
-    with closing(driver.cursor()) as cursor:
-        cursor.executemany(_CREATE_ACCOUNTS[dialect], [(account_id,) for account_id in account_ids])
     return int(session.execute(text("SELECT COALESCE(MAX(id), 0) FROM usage_event")).scalar_one())
 
 
@@ -126,7 +128,7 @@ def insert_events(
             cursor.executemany(statement, rows)
         return
     session.execute(text("TRUNCATE incoming_event"))
-    _bulk_load(session, "incoming_event", names, rows)
+    _copy(session, "incoming_event", names, rows)
     columns = ", ".join(names)
     session.execute(
         _with_received_at(
@@ -141,14 +143,14 @@ def events_stored_since(session: Session, before: int) -> int:
     return int(session.execute(text("SELECT COUNT(*) FROM usage_event WHERE id > :id"), {"id": before}).scalar_one())
 
 
-def keys_stored_since(session: Session, before: int) -> list[int]:
-    return list(session.scalars(text("SELECT event_key FROM usage_event WHERE id > :id"), {"id": before}))
-
-
-def merge_rollup(session: Session, rows: Sequence[tuple[Any, ...]], received_at: dt.datetime) -> None:
-    """Adds one batch's per-user daily rollup (ROLLUP_COLUMNS) to both rollup tables and account freshness."""
+def merge_rollup(session: Session, before: int, received_at: dt.datetime) -> None:
+    """Rolls up the events this transaction stored (ids above `before`) per user and day, creates the accounts
+    seen for the first time, then adds the rollup to both rollup tables and to account freshness. Reading back
+    exactly the stored rows keeps the rollups exact whatever was a duplicate; the grouping runs in the database."""
+    dialect = _dialect(session)
     session.execute(text("DELETE FROM incoming_rollup"))
-    _bulk_load(session, "incoming_rollup", ROLLUP_COLUMNS, rows)
+    session.execute(text(_STAGE_ROLLUP[dialect]), {"before": before})
+    session.execute(text(_CREATE_ACCOUNTS[dialect]))
     session.execute(text(_ROLL_UP_ACCOUNTS))
     session.execute(text(_ROLL_UP_USERS))
     session.execute(_with_received_at(_UPDATE_FRESHNESS), {"received_at": received_at})
@@ -185,8 +187,9 @@ def upsert(
     session.execute(statement, rows)
 
 
-def record_import(session: Session, run: ImportRun) -> None:
-    session.add(run)
+def record_imports(session: Session, runs: Sequence[ImportRun]) -> None:
+    """One flush for all of a group's runs (an INSERT of many rows rather than one per run)."""
+    session.add_all(runs)
     session.flush()
 
 

@@ -1,7 +1,8 @@
 """What the HTTP ingestion routes take and answer.
 
 The request models document the payloads in OpenAPI only: the hot path parses the body with orjson and
-validates the whole list at once with the vectorised validator, never one pydantic model per event.
+validates the list with items.validate_items (plain Python for plainly valid events, the vectorised validator
+for the rest), never one pydantic model per event.
 """
 
 from __future__ import annotations

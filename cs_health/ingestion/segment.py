@@ -1,8 +1,9 @@
-"""Telemetry over HTTP: the native event batch and the Segment Tracking API, both on the file import's path.
+"""The Segment Tracking API, on the file import's path.
 
-Records are put in a frame and checked by the same vectorised validator, and events are stored by the same
-`store_event_frame`, so an event has the same deduplication key whichever way it came (message_id), and a
-batch keeps its good records while reporting the bad ones by their 0-based index in the request.
+Events are checked by the same rules as the native API's and files' (items.validate_items) and stored by the
+same `store_events`, so an event has the same deduplication key whichever way it came (message_id); accounts
+and users go through the vectorised validator. A batch keeps its good messages while reporting the bad ones by
+their 0-based index in the request.
 
 Segment mapping: `group` upserts an account (groupId; traits name, industry, plan, csm_email, segment, tags),
 `identify` upserts a user (userId; traits email, name, role) in the account named by context.groupId,
@@ -14,26 +15,23 @@ so one batch can introduce an account, its users and their events together.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
 from cs_health.accounts import repository as accounts
-from cs_health.db.tables import Account, Contact, ImportRun
+from cs_health.db.tables import Account, Contact
 from cs_health.ingestion import repository
 from cs_health.ingestion.contract import KINDS
-from cs_health.ingestion.readers import RawTable
+from cs_health.ingestion.items import validate_items
+from cs_health.ingestion.readers import json_records_table
 from cs_health.ingestion.rejects import Reject
-from cs_health.ingestion.schemas import BatchResult, ItemError, SegmentResult
-from cs_health.ingestion.service import store_event_frame
-from cs_health.ingestion.validation import Validated, validate
+from cs_health.ingestion.schemas import ItemError, SegmentResult
+from cs_health.ingestion.service import event_run, naive_utc, store_events
+from cs_health.ingestion.validation import validate
 
-LOCATION = "index"
-EVENT_FIELDS = KINDS["events"].field_names
 ACCOUNT_TRAITS = {
     "name": "name",
     "industry": "industry",
@@ -49,106 +47,6 @@ USER_TRAITS = {"email": "email", "name": "name", "role": "role", "created_at": "
 EVENT_TYPES = {"track", "page", "screen"}
 IGNORED_TYPES = {"alias"}  # valid Segment calls with nothing to store here
 PAGE_EVENT, SCREEN_EVENT = "page_viewed", "screen_viewed"
-
-
-def _naive_utc(now: dt.datetime) -> dt.datetime:
-    return now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
-
-
-def _column(values: list[Any]) -> pd.Series:
-    """A typed column when every value has one JSON type (text, whole numbers, numbers), which spares the
-    validator its per-value type checks; anything mixed stays an object column and is checked value by value."""
-    kinds = set(map(type, values))
-    if kinds <= {str, type(None)} and str in kinds:
-        return pd.Series(values, dtype="string")
-    if kinds == {int}:
-        return pd.Series(values, dtype="int64")
-    if kinds - {type(None)} in ({float}, {int, float}):
-        return pd.Series(values, dtype="float64")
-    return pd.Series(values, dtype=object)
-
-
-def _raw_table(records: list[dict[str, Any]], locations: list[int], names: Iterable[str]) -> RawTable:
-    """Records as a reader would produce them: the contract's fields first, then any extras (kept as properties)."""
-    extras = set().union(*records).difference(names) if records else set()
-    columns = [*names, *sorted(extras)]
-    frame = pd.DataFrame({name: _column([record.get(name) for record in records]) for name in columns})
-    return RawTable(frame, np.asarray(locations, dtype=np.int64), LOCATION)
-
-
-def _validated_events(records: list[dict[str, Any]], locations: list[int], now: dt.datetime) -> Validated:
-    return validate(_raw_table(records, locations, EVENT_FIELDS), KINDS["events"], now=now, source="request")
-
-
-def ingest_event_batches(
-    session: Session, batches: list[list[Any]], *, now: dt.datetime, sources: list[str]
-) -> list[BatchResult]:
-    """Several requests' batches validated in one pass and stored in one go (the per-call cost of the frame
-    work is paid once), answered one result per batch as if each had been alone, in order: an event repeated
-    in a later batch is that batch's duplicate."""
-    records: list[dict[str, Any]] = []
-    locations: list[int] = []
-    rejects: list[Reject] = []
-    offsets = np.cumsum([0, *map(len, batches)])
-    for offset, items in zip(offsets, batches, strict=False):
-        for index, item in enumerate(items, start=int(offset)):
-            if isinstance(item, dict):
-                records.append(item)
-                locations.append(index)
-            else:
-                rejects.append(Reject(index, "event", "not a JSON object"))
-    valid = _validated_events(records, locations, now)
-    rejects.extend(valid.rejects)
-    batch_of_good = np.searchsorted(offsets, valid.locations, side="right") - 1
-    new_per_batch = _store_batches(session, valid.frame, batch_of_good, len(batches), _naive_utc(now))
-    batch_of_reject = np.searchsorted(offsets, [reject.location for reject in rejects], side="right") - 1
-    results = []
-    for number, (items, source) in enumerate(zip(batches, sources, strict=True)):
-        good, new = int((batch_of_good == number).sum()), new_per_batch[number]
-        errors = [
-            ItemError(index=reject.location - int(offsets[number]), field=reject.field, reason=reject.reason)
-            for reject, owner in zip(rejects, batch_of_reject, strict=True)
-            if owner == number
-        ]
-        errors.sort(key=lambda error: error.index)
-        _record_run(session, source, new, good - new, len(items) - good, now)
-        results.append(BatchResult(accepted=new, duplicates=good - new, rejected=len(items) - good, errors=errors))
-    return results
-
-
-def _store_batches(
-    session: Session, events: pd.DataFrame, batch_of: np.ndarray, batches: int, received_at: dt.datetime
-) -> list[int]:
-    """New events per batch. All batches are stored in one go inside a savepoint; when some events turn out to
-    be replays, which batch they belong to matters, so the savepoint is undone and the batches are stored one
-    after the other (replays are rare, so the common case pays for one store)."""
-    if batches == 1:
-        return [store_event_frame(session, events, received_at)[0]]
-    session.connection()  # the transaction itself begins first, the savepoint inside it
-    savepoint = session.begin_nested()
-    new, _ = store_event_frame(session, events, received_at)
-    if new == len(events):
-        savepoint.commit()
-        return np.bincount(batch_of, minlength=batches).tolist()
-    savepoint.rollback()
-    return [
-        store_event_frame(session, events.loc[batch_of == number].reset_index(drop=True), received_at)[0]
-        for number in range(batches)
-    ]
-
-
-def _record_run(session: Session, source: str, new: int, duplicates: int, rejected: int, now: dt.datetime) -> None:
-    moment = _naive_utc(now)
-    run = ImportRun(
-        kind="events",
-        source=source,
-        accepted=new,
-        duplicates=duplicates,
-        rejected=rejected,
-        started_at=moment,
-        finished_at=_naive_utc(dt.datetime.now(dt.UTC)),
-    )
-    repository.record_import(session, run)
 
 
 @dataclass
@@ -244,10 +142,10 @@ def _store_groups(session: Session, batch: _Batch, now: dt.datetime) -> tuple[in
         return 0, []
     records = [{"account_id": group_id, **traits} for group_id, (_, traits) in batch.groups.items()]
     locations = [index for index, _ in batch.groups.values()]
-    valid = validate(_raw_table(records, locations, KINDS["accounts"].field_names), KINDS["accounts"], now=now)
+    valid = validate(json_records_table(records, locations, KINDS["accounts"].field_names), KINDS["accounts"], now=now)
     by_location = {location: record for location, record in zip(locations, records, strict=True)}
     present = [set(by_location[int(location)]) - {"account_id"} for location in valid.locations]
-    frame = valid.frame.assign(updated_at=_naive_utc(now), source="segment")
+    frame = valid.frame.assign(updated_at=naive_utc(now), source="segment")
     frame["tags"] = frame["tags"].map(lambda tags: tags or [])
     _upsert_by_present_fields(session, Account.__table__, _rows(frame), present, "account_id", ["updated_at"])
     return len(frame), valid.rejects
@@ -272,7 +170,7 @@ def _store_identifies(session: Session, batch: _Batch, now: dt.datetime) -> tupl
             locations.append(index)
     if not records:
         return 0, rejects
-    valid = validate(_raw_table(records, locations, KINDS["users"].field_names), KINDS["users"], now=now)
+    valid = validate(json_records_table(records, locations, KINDS["users"].field_names), KINDS["users"], now=now)
     by_location = {location: record for location, record in zip(locations, records, strict=True)}
     present = [set(by_location[int(location)]) - {"user_id", "account_id"} for location in valid.locations]
     _upsert_by_present_fields(session, Contact.__table__, _rows(valid.frame), present, "user_id", ["account_id"])
@@ -321,9 +219,9 @@ def _store_events(
             continue
         records.append(_event_record(message, account, sent_at, now))
         locations.append(index)
-    valid = _validated_events(records, locations, now)
-    new, duplicates = store_event_frame(session, valid.frame, _naive_utc(now))
-    return new, duplicates, len(batch.events) - len(valid.frame), [*rejects, *valid.rejects]
+    valid = validate_items(records, now, locations)
+    new, duplicates = store_events(session, valid.events, naive_utc(now))
+    return new, duplicates, len(batch.events) - len(valid.events), [*rejects, *valid.rejects]
 
 
 def ingest_segment(
@@ -347,7 +245,8 @@ def ingest_segment(
     rejects = sorted([*batch.rejects, *group_rejects, *user_rejects, *event_rejects], key=lambda r: r.location)
     rejected = len({reject.location for reject in rejects})
     if batch.events:
-        _record_run(session, source, new, duplicates, len(batch.events) - new - duplicates, now)
+        run = event_run(source, new, duplicates, len(batch.events) - new - duplicates, now)
+        repository.record_imports(session, [run])
     return SegmentResult(
         accepted=groups + users + new + batch.ignored,
         duplicates=duplicates,

@@ -1,4 +1,5 @@
-"""Importing a file: read, validate, write the good records in one transaction, report the bad ones.
+"""Importing a file (read, validate, write the good records in one transaction, report the bad ones) and the
+event store every path shares (files, the native API, Segment).
 
 Re-importing a file changes nothing: records upsert by their id and events deduplicate by their key.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from cs_health.db.engine import Database
 from cs_health.db.tables import (
-    ANONYMOUS_USER,
     Account,
     Contact,
     ImportRun,
@@ -32,14 +32,16 @@ from cs_health.db.tables import (
 )
 from cs_health.exceptions import InvalidInput
 from cs_health.ingestion import repository
+from cs_health.ingestion.columns import EventColumns
 from cs_health.ingestion.contract import KINDS
+from cs_health.ingestion.items import EventBatch
 from cs_health.ingestion.keys import event_keys, record_id
 from cs_health.ingestion.readers import read_table
 from cs_health.ingestion.rejects import Reject, rejects_path, write_rejects
+from cs_health.ingestion.schemas import BatchResult, ItemError
 from cs_health.ingestion.validation import Validated, validate
 
 Progress = Callable[[int, int], None]
-DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 @dataclass(frozen=True)
@@ -124,96 +126,108 @@ def import_file(
             _store_records(session, kind, valid, now, summary)
             if on_progress:
                 on_progress(len(valid.frame), len(valid.frame))
-        repository.record_import(
+        repository.record_imports(
             session,
-            ImportRun(
-                kind=kind,
-                source=path.name,
-                accepted=summary.accepted,
-                duplicates=summary.duplicates,
-                rejected=summary.rejected,
-                started_at=started,
-                finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-            ),
+            [
+                ImportRun(
+                    kind=kind,
+                    source=path.name,
+                    accepted=summary.accepted,
+                    duplicates=summary.duplicates,
+                    rejected=summary.rejected,
+                    started_at=started,
+                    finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                )
+            ],
         )
     return summary
 
 
-def event_columns(events: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[Any]]]:
-    """Sorts events by key (so the unique index fills in order) and makes the Python values to bind.
+def _database_rows(events: EventColumns, keys: np.ndarray) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The events' column names and rows to bind, sorted by key (so the unique index fills in order).
 
-    The frame is reordered before any Python object is made, so the values sit in memory in the order the
-    database reads them (reordering ready-made objects instead costs twice as much in cache misses).
+    Columns are reordered before any row tuple is made, so the values sit in memory in the order the
+    database reads them (reordering ready-made tuples instead costs twice as much in cache misses).
     """
-    keys = event_keys(events)
     order = np.argsort(keys, kind="stable")
-    events = events.take(order).assign(event_key=keys[order])
-    timestamps = events["timestamp"].astype("datetime64[us]").dt.strftime(DATETIME_FORMAT)
-    columns: dict[str, list[Any]] = {"event_key": events["event_key"].tolist(), "timestamp": timestamps.tolist()}
-    for name in ("message_id", "account_id", "user_id", "event", "properties"):
-        columns[name] = events[name].to_numpy(dtype=object, na_value=None).tolist()
-    columns["quantity"] = events["quantity"].to_numpy(dtype=float).tolist()
-    return events, columns
-
-
-def user_daily_rollup(events: pd.DataFrame) -> list[tuple[Any, ...]]:
-    """Per (account, day, event, user): count, summed quantity and latest time, for repository.ROLLUP_COLUMNS.
-
-    Grouped with factorised codes and numpy (bincount, maximum.at) rather than DataFrame.groupby, whose fixed
-    cost dominated a 500-event HTTP request; the result is the same for any batch size.
-    """
-    stamps = events["timestamp"].astype("datetime64[us]").to_numpy()
-    days = stamps.astype("datetime64[D]")
-    parts = [
-        pd.factorize(events["account_id"].to_numpy(dtype=object))[0],
-        pd.factorize(days)[0],
-        pd.factorize(events["event"].to_numpy(dtype=object))[0],
-        pd.factorize(events["user_id"].fillna(ANONYMOUS_USER).to_numpy(dtype=object))[0],
-    ]
-    combined = parts[0].astype(np.int64)
-    for codes in parts[1:]:  # re-factorised at each step, so the combined code stays below the row count
-        combined = pd.factorize(combined * (int(codes.max(initial=0)) + 1) + codes)[0].astype(np.int64)
-    groups, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
-    counts = np.bincount(inverse, minlength=len(groups))
-    quantities = np.bincount(inverse, weights=events["quantity"].to_numpy(dtype=float), minlength=len(groups))
-    latest = np.full(len(groups), np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(latest, inverse, stamps.view(np.int64))
-    firsts = events.iloc[first]
-    return list(
-        zip(
-            firsts["account_id"].tolist(),
-            np.datetime_as_string(days[first], unit="D").tolist(),
-            firsts["event"].tolist(),
-            firsts["user_id"].fillna(ANONYMOUS_USER).tolist(),
-            counts.tolist(),
-            quantities.tolist(),
-            pd.to_datetime(latest.astype("datetime64[us]")).strftime(DATETIME_FORMAT).tolist(),
-            strict=True,
-        )
-    )
+    columns: dict[str, list[Any]] = {"event_key": keys[order].tolist()}
+    for name in repository.EVENT_COLUMNS[1:]:
+        columns[name] = events.column(name)[order].tolist()
+    names = [name for name in repository.EVENT_COLUMNS if name != "properties" or any(columns["properties"])]
+    return names, list(zip(*(columns[name] for name in names), strict=True))
 
 
 def store_event_frame(session: Session, events: pd.DataFrame, received_at: dt.datetime) -> tuple[int, int]:
+    """Stores a validated frame of events (file imports); see store_events."""
+    return store_events(session, EventColumns.from_frame(events), received_at)
+
+
+def store_events(session: Session, events: EventColumns, received_at: dt.datetime) -> tuple[int, int]:
     """Stores typed events, deduplicated, and rolls up the new ones; returns (new, duplicates).
     Shared by file imports and the HTTP APIs; runs in the caller's transaction."""
     total = len(events)
     if not total:
         return 0, 0
-    before = repository.prepare_event_store(session, events["account_id"].unique().tolist())
-    events, columns = event_columns(events)
-    names = [name for name in repository.EVENT_COLUMNS if name != "properties" or any(columns["properties"])]
+    before = repository.prepare_event_store(session)
+    keys = event_keys(events)
     with collection_paused():
-        rows = list(zip(*(columns[name] for name in names), strict=True))
+        names, rows = _database_rows(events, keys)
         repository.insert_events(session, names, rows, received_at)
-        del rows, columns
-        new = repository.events_stored_since(session, before)
-        if new < total:
-            stored = np.isin(events["event_key"].to_numpy(), np.array(repository.keys_stored_since(session, before)))
-            # a key repeated within the batch was stored once (its first row): roll it up once
-            events = events.loc[stored & ~events["event_key"].duplicated().to_numpy()]
-        if new:
-            repository.merge_rollup(session, user_daily_rollup(events), received_at)
+        del rows
+    new = repository.events_stored_since(session, before)
+    if new:
+        repository.merge_rollup(session, before, received_at)
     return new, total - new
+
+
+def ingest_event_batches(
+    session: Session, batches: Sequence[EventBatch], *, now: dt.datetime, sources: Sequence[str]
+) -> list[BatchResult]:
+    """Several requests' validated batches stored in one go, answered one result per batch as if each had been
+    alone, in order: an event repeated in a later batch is that batch's duplicate."""
+    new_per_batch = _store_batches(session, [batch.events for batch in batches], naive_utc(now))
+    results, runs = [], []
+    for batch, source, new in zip(batches, sources, new_per_batch, strict=True):
+        good = len(batch.events)
+        runs.append(event_run(source, new, good - new, batch.size - good, now))
+        errors = [ItemError.of(reject) for reject in batch.rejects]
+        results.append(BatchResult(accepted=new, duplicates=good - new, rejected=batch.size - good, errors=errors))
+    repository.record_imports(session, runs)
+    return results
+
+
+def _store_batches(session: Session, batches: Sequence[EventColumns], received_at: dt.datetime) -> list[int]:
+    """New events per batch. All batches are stored in one go inside a savepoint; when some events turn out to
+    be replays, which batch they belong to matters, so the savepoint is undone and the batches are stored one
+    after the other (replays are rare, so the common case pays for one store)."""
+    if len(batches) == 1:
+        return [store_events(session, batches[0], received_at)[0]]
+    session.connection()  # the transaction itself begins first, the savepoint inside it
+    savepoint = session.begin_nested()
+    events = EventColumns.concat(batches)
+    new, _ = store_events(session, events, received_at)
+    if new == len(events):
+        savepoint.commit()
+        return [len(batch) for batch in batches]
+    savepoint.rollback()
+    return [store_events(session, batch, received_at)[0] for batch in batches]
+
+
+def event_run(source: str, new: int, duplicates: int, rejected: int, now: dt.datetime) -> ImportRun:
+    """The import-run line of one HTTP batch (what `cs-health status` and the API report as recent imports)."""
+    return ImportRun(
+        kind="events",
+        source=source,
+        accepted=new,
+        duplicates=duplicates,
+        rejected=rejected,
+        started_at=naive_utc(now),
+        finished_at=naive_utc(dt.datetime.now(dt.UTC)),
+    )
+
+
+def naive_utc(now: dt.datetime) -> dt.datetime:
+    return now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
 
 
 @contextmanager

@@ -2,11 +2,13 @@
 
 Each field is coerced for every record at once (pandas/Arrow kernels, no per-row Python on the hot kinds);
 a record that breaks any rule is rejected with its location, field and reason, and the good records go on.
+This is the one home of the contract's rules and messages; items.py only recognises events that plainly pass.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,14 +151,17 @@ def _coerce_tags(values: pd.Series, spec: FieldSpec) -> tuple[pd.Series, list[Ch
 
 def canonical_json(value: dict[str, Any]) -> str:
     """Sorted keys, no spaces, UTF-8: identical properties give identical text (and so identical event keys)."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
+    except TypeError:  # an integer beyond 64 bits: valid JSON that orjson will not write
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _coerce_json_object(values: pd.Series, spec: FieldSpec) -> tuple[pd.Series, list[Check]]:
     """Canonical JSON text (sorted keys) or None, so identical properties hash identically."""
 
     def parse(item: Any) -> str | None:
-        if item is None or (isinstance(item, float) and np.isnan(item)) or (isinstance(item, str) and not item.strip()):
+        if _is_blank(item):  # None, NaN, pd.NA (a text column's missing value) or blank text
             return None
         value = orjson.loads(item) if isinstance(item, str) else item
         if not isinstance(value, dict):
@@ -310,8 +315,9 @@ def _merge_extras(properties: pd.Series, extras: pd.DataFrame) -> pd.Series:
     merged: list[str | None] = []
     for existing, row in zip(properties, extras.to_dict("records"), strict=True):
         values = orjson.loads(existing) if existing else {}
-        values.update({key: _plain(item) for key, item in row.items() if not _is_blank(item)})
-        merged.append(canonical_json(values) if values else None)
+        extras = {key: _plain(item) for key, item in row.items() if not _is_blank(item)}
+        values.update(extras)
+        merged.append(canonical_json(values) if extras else existing)  # a record's own value, whatever its neighbours
     return pd.Series(merged, index=properties.index, dtype=object)
 
 

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from cs_health.auth.dependencies import write_transaction
 from cs_health.db.engine import Database
 from cs_health.db.tables import DailyUsage, ImportRun, UsageEvent
-from cs_health.ingestion import endpoints, segment
+from cs_health.ingestion import endpoints, service
 from cs_health.ingestion.endpoints import EventWriter, _Job
+from cs_health.ingestion.items import EventBatch, validate_items
 
 NOW = dt.datetime.now(dt.UTC)
 AT = (NOW - dt.timedelta(hours=1)).replace(tzinfo=None).isoformat()
@@ -36,9 +37,15 @@ def totals(database: Database) -> tuple[int, int]:
     return stored, rolled
 
 
+def validated(items: list[Any]) -> EventBatch:
+    return validate_items(items, NOW)
+
+
 def run_group(database: Database, batches: list[list[Any]]) -> list[dict[str, Any]]:
     with write_transaction(database) as session:
-        results = segment.ingest_event_batches(session, batches, now=NOW, sources=["a", "b", "c"][: len(batches)])
+        results = service.ingest_event_batches(
+            session, [validated(items) for items in batches], now=NOW, sources=["a", "b", "c"][: len(batches)]
+        )
     return [result.model_dump() for result in results]
 
 
@@ -64,16 +71,16 @@ def test_replays_in_a_group_count_against_the_batch_that_repeats_them(database: 
 
 
 def test_a_failing_batch_fails_alone(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = segment.ingest_event_batches
+    original = service.ingest_event_batches
 
-    def poisoned(session: Any, batches: list[list[Any]], **kwargs: Any) -> Any:
+    def poisoned(session: Any, batches: list[EventBatch], **kwargs: Any) -> Any:
         results = original(session, batches, **kwargs)  # written, then the transaction must be undone
-        if any(item.get("poison") for batch in batches for item in batch):
+        if any(message_id.startswith("poison") for batch in batches for message_id in batch.events.message_id):
             raise RuntimeError("poisoned batch")
         return results
 
-    monkeypatch.setattr(endpoints.segment, "ingest_event_batches", poisoned)
-    jobs = [_Job([event("g1")], "a"), _Job([event("p1", poison=True)], "b"), _Job([event("g2")], "c")]
+    monkeypatch.setattr(endpoints.service, "ingest_event_batches", poisoned)
+    jobs = [_Job(validated([event(name)]), source) for name, source in (("g1", "a"), ("poison", "b"), ("g2", "c"))]
     EventWriter()._run(database, jobs)
     assert [job.result.accepted if job.result else None for job in jobs] == [1, None, 1]
     assert isinstance(jobs[1].error, RuntimeError)
@@ -85,8 +92,8 @@ def test_a_failing_batch_fails_alone(database: Database, monkeypatch: pytest.Mon
 def test_the_writer_answers_every_waiting_request(database: Database) -> None:
     writer = EventWriter(max_group_events=3)
     for number in range(4):  # queued as if four requests arrived while another was writing
-        writer._pending.append(_Job([event(f"q{number}-{n}") for n in range(2)], f"s{number}"))
-    result = writer.write(database, [event("last")], "s-last")
+        writer._pending.append(_Job(validated([event(f"q{number}-{n}") for n in range(2)]), f"s{number}"))
+    result = writer.write(database, validated([event("last")]), "s-last")
     assert result.accepted == 1
     assert writer._pending == []
     assert totals(database) == (9, 9)
