@@ -3,26 +3,34 @@ per-row type processing (ten times slower on hundreds of thousands of rows); dat
 
 Large reads of an SQLite file can go through the ADBC SQLite driver instead, which hands over Arrow columns
 without a Python object per value: three to seven times faster on millions of rows (the usage rollups the
-nightly run reads). It reads on a connection of its own, so it is used only while this session has written
+nightly run reads). It runs in a child process (never in this one: see cs_health/db/arrow_export.py) that hands
+the columns back as an Arrow file, on a connection of its own, so it is used only while this session has written
 nothing in its transaction; otherwise the read stays on the session's connection and sees its own writes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import sqlite3
+import tempfile
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 from sqlalchemy.orm import Session
 
 try:
-    import adbc_driver_sqlite.dbapi as adbc_sqlite
+    from cs_health.db import arrow_export
 except ImportError:  # pragma: no cover - the dependency is declared; a trimmed install still reads correctly
-    adbc_sqlite = None
+    arrow_export = None  # type: ignore[assignment]
 
 
 def read_frame(
@@ -83,13 +91,13 @@ def read_summed(
 
 def _columnar_path(connection: Connection) -> str | None:
     """The SQLite file to read with ADBC, or None when the session's own connection must do the read."""
-    if adbc_sqlite is None or connection.dialect.name != "sqlite":
+    if arrow_export is None or connection.dialect.name != "sqlite":
         return None
     driver = connection.connection.driver_connection
     database = connection.engine.url.database
     if not isinstance(driver, sqlite3.Connection) or driver.in_transaction or not database or database == ":memory:":
         return None
-    return database
+    return str(Path(database).resolve())
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -102,6 +110,19 @@ def _sqlite_value(value: Any) -> Any:
 
 
 def _read_columnar(path: str, sql: str, parameters: Sequence[Any]) -> pd.DataFrame:
-    with adbc_sqlite.connect(path) as connection, closing(connection.cursor()) as cursor:
-        cursor.execute(sql, tuple(parameters))
-        return cursor.fetch_arrow_table().to_pandas()
+    with tempfile.TemporaryDirectory(prefix="cs-health-read-") as folder:
+        target = str(Path(folder) / "rows.arrow")
+        try:
+            _reader().submit(arrow_export.export_arrow, path, sql, tuple(parameters), target).result()
+        except BrokenProcessPool:  # the reader died (killed, out of memory): the next read starts a new one
+            _reader.cache_clear()
+            raise
+        with pa.OSFile(target) as source:
+            table = pa.ipc.open_file(source).read_all()
+    return table.to_pandas()
+
+
+@cache
+def _reader() -> ProcessPoolExecutor:
+    """The child process that runs this process's columnar reads, started on the first (about a second)."""
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))

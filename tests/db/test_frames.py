@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from cs_health.db.engine import Database
+from cs_health.db.engine import Database, make_database
 from cs_health.db.frames import _columnar_path, read_frame
 from cs_health.db.tables import Account, DailyUsage, UserDailyUsage
 from cs_health.health.repository import user_activity
@@ -52,6 +52,23 @@ def test_a_session_that_has_written_reads_its_own_uncommitted_rows(database: Dat
         assert _columnar_path(session.connection()) is None
         frame = read_frame(session, rollup_statement(DAY), columnar=True)
         assert len(frame) == 5
+
+
+def test_writes_made_after_columnar_reads_are_all_kept(database: Database):
+    """The columnar reader's own copy of SQLite must never share this process: it would drop this connection's
+    locks and delete the write-ahead log under it, losing the writes that follow."""
+    with database.transaction() as session:
+        session.add(Account(account_id="acc-1", name="Acme"))
+        session.flush()
+        session.add_all(DailyUsage(**row) for row in usage_rows("acc-1", 5))
+    for run in range(3):
+        with database.transaction() as session:
+            assert len(read_frame(session, rollup_statement(DAY), columnar=True)) == 5
+            session.add(Account(account_id=f"acc-run-{run}", name="written after a read"))
+    another_process = make_database(database.engine.url.render_as_string(hide_password=False))  # its own pool
+    with another_process.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Account)) == 4
+    another_process.engine.dispose()
 
 
 def test_user_activity_sums_each_users_features_per_day_and_leaves_out_anonymous_use(database: Database):
