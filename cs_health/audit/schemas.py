@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from cs_health.api_types import UtcDateTime
 
 
 class AuditAction(StrEnum):
@@ -69,7 +70,7 @@ class AuditEventView(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    at: dt.datetime = Field(description="when it happened (UTC)")
+    at: UtcDateTime = Field(description="when it happened (UTC)")
     actor_kind: str = Field(description="user, api_key, cli or system")
     actor: str = Field(description="the user's e-mail, the API key's prefix, the OS user or the job")
     actor_name: str | None = Field(description="the API key's name, when it has one")

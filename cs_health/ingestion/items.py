@@ -57,10 +57,11 @@ class EventBatch:
 
 
 def _text(value: Any, limit: int) -> str:
-    """Stripped text within `limit` characters; anything else (blank, too long, not a string) is not plain."""
+    """Stripped text within `limit` characters; anything else (blank, too long, holding a NUL, not a string) is
+    not plain."""
     if type(value) is str:
         text = value.strip()
-        if text and len(text) <= limit:
+        if text and len(text) <= limit and "\x00" not in text:
             return text
     raise NotPlain
 
@@ -102,7 +103,9 @@ def _properties(value: Any) -> str | None:
     if value is None:
         return None
     if type(value) is dict:
-        return canonical_json(value)
+        text = canonical_json(value)
+        if "\\u0000" not in text:  # a NUL anywhere inside is the vectorised validator's to reject
+            return text
     raise NotPlain
 
 

@@ -21,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import select
 
 from cs_health.app import create_app
+from cs_health.audit.schemas import Actor
 from cs_health.auth import service as keys
 from cs_health.auth.schemas import Scope
 from cs_health.config import get_settings
@@ -52,7 +53,7 @@ def target(
         result = CliInvoker()("demo", "--accounts", "12", "--months", "12", "--no-serve")
         assert result.exit_code == 0, result.output
         with database_for(get_settings().DATABASE_URL).transaction() as session:
-            key = keys.create(session, [Scope.ADMIN], now=NOW).key
+            key = keys.create(session, [Scope.ADMIN], now=NOW, actor=Actor.cli()).key
             known = {
                 "account_id": list(session.scalars(select(Account.account_id).limit(5))),
                 "training_id": list(session.scalars(select(Training.training_id).limit(5))),
