@@ -26,7 +26,6 @@ from cs_health.db.tables import (
     Touchpoint,
     Training,
     TrainingSuggestion,
-    UsageForecast,
 )
 
 BAND_ORDER = {"red": 0, "yellow": 1, "green": 2, "unknown": 3}
@@ -369,26 +368,6 @@ def daily_usage(session: Session, account_id: str, since: dt.date) -> list[tuple
         .order_by(DailyUsage.day)
     )
     return [(day, float(events or 0)) for day, events in session.execute(statement)]
-
-
-def newest_forecast(session: Session, account_id: str) -> UsageForecast | None:
-    statement = (
-        select(UsageForecast)
-        .where(UsageForecast.account_id == account_id)
-        .order_by(UsageForecast.as_of.desc())
-        .limit(1)
-    )
-    return session.scalars(statement).first()
-
-
-def newest_prediction(session: Session, account_id: str) -> ChurnPrediction | None:
-    statement = (
-        select(ChurnPrediction)
-        .where(ChurnPrediction.account_id == account_id)
-        .order_by(ChurnPrediction.as_of.desc())
-        .limit(1)
-    )
-    return session.scalars(statement).first()
 
 
 def suggestions(session: Session, account_id: str, limit: int = 10) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from cs_health.accounts import service as accounts_service
 from cs_health.audit import service as audit
 from cs_health.audit.schemas import Actor, AuditAction
+from cs_health.churn import repository as churn_repository
 from cs_health.churn.service import forecast_columns
 from cs_health.config import Settings
 from cs_health.dashboard import repository
@@ -362,7 +363,7 @@ def _day(value: Any) -> dt.date | None:
 
 def _usage_chart(session: Session, account_id: str, name: str, today: dt.date) -> tuple[str | None, bool]:
     observed = repository.daily_usage(session, account_id, today - dt.timedelta(days=USAGE_DAYS))
-    forecast = repository.newest_forecast(session, account_id)
+    forecast = churn_repository.newest_forecast(session, account_id)
     columns = forecast_columns(forecast.series) if forecast else {}
     days = [_day(value) for value in _pick(columns, "day", "ds", "date")]
     after = observed[-1][0] if observed else today
@@ -414,7 +415,7 @@ def account_page(session: Session, account_id: str, today: dt.date) -> AccountPa
             title=f"Health score of {name}, last 12 months",
         )
     usage_svg, has_forecast = _usage_chart(session, account_id, name, today)
-    prediction = repository.newest_prediction(session, account_id)
+    prediction = churn_repository.newest_prediction(session, account_id)
     churn = None
     if prediction is not None:
         churn = ChurnView(
