@@ -41,6 +41,7 @@ from cs_health.dashboard.schemas import (
 )
 from cs_health.exceptions import CSHealthError, InvalidInput, NotFound
 from cs_health.qbr import service as reports
+from cs_health.qbr.endpoints import report_response
 from cs_health.trainings.service import training_effects
 from cs_health.web.templates import render
 
@@ -227,25 +228,8 @@ def account_report(
     format: Annotated[Literal["html", "pdf"], Query()] = "pdf",
 ) -> Response:
     """A monthly report or QBR for a logged-in CSM, generated and archived when missing (the API's twin)."""
-    settings = get_settings()
-    now = _now()
     request = reports.parse_request(period, kind, audience, format)
-    report = reports.fetch(
-        session,
-        account_id,
-        request,
-        reports_dir=settings.reports_dir,
-        today=now.date(),
-        now=now,
-        key_features=settings.KEY_FEATURES,
-    )
-    reports.audit_export(session, account_id, request, Actor.user(user.email), now)
-    disposition = "attachment" if format == "pdf" else "inline"
-    return Response(
-        report.content,
-        media_type=report.media_type,
-        headers={"Content-Disposition": f'{disposition}; filename="{report.filename}"'},
-    )
+    return report_response(session, account_id, request, Actor.user(user.email), _now())
 
 
 @router.get("/quadrant", response_class=HTMLResponse)

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy.orm import Session
 
 from cs_health.api_types import PathKey
 from cs_health.audit.schemas import Actor
@@ -21,6 +22,7 @@ from cs_health.exceptions import (
 )
 from cs_health.qbr import service
 from cs_health.qbr.schemas import Audience, ReportFormat, ReportKind, ReportList
+from cs_health.qbr.service import ReportRequest
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["reports"])
 READ_ERRORS = error_responses(Unauthorized, Forbidden, NotFound)
@@ -51,8 +53,15 @@ def get_report(
 ) -> Response:
     """The report of `period` (`2026-10` or `2026-Q3`) as HTML or PDF, generated and archived if missing."""
     request = service.parse_request(period, kind, audience, format)
+    return report_response(session, account_id, request, Actor.api_key(key), dt.datetime.now(dt.UTC))
+
+
+def report_response(
+    session: Session, account_id: str, request: ReportRequest, actor: Actor, now: dt.datetime
+) -> Response:
+    """The archived report (generated when missing) as a download, recorded as an export by `actor`; the API
+    and the dashboard both serve reports through it."""
     settings = get_settings()
-    now = dt.datetime.now(dt.UTC)
     report = service.fetch(
         session,
         account_id,
@@ -62,7 +71,7 @@ def get_report(
         now=now,
         key_features=settings.KEY_FEATURES,
     )
-    service.audit_export(session, account_id, request, Actor.api_key(key), now)
+    service.audit_export(session, account_id, request, actor, now)
     disposition = "attachment" if request.fmt == "pdf" else "inline"
     return Response(
         report.content,
