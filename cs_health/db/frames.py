@@ -14,7 +14,7 @@ import datetime as dt
 import multiprocessing
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
@@ -32,6 +32,9 @@ try:
 except ImportError:  # pragma: no cover - the dependency is declared; a trimmed install still reads correctly
     arrow_export = None  # type: ignore[assignment]
 
+PendingFrame = Callable[[], pd.DataFrame]
+READERS = 2
+
 
 def read_frame(
     session: Session, statement: Select[Any], datetimes: Iterable[str] = (), *, columnar: bool = False
@@ -41,21 +44,30 @@ def read_frame(
     `columnar=True` asks for the ADBC path on SQLite (see the module docstring); its columns must each hold one
     type (no NULLs mixed into numbers), as the rollup tables do.
     """
+    return start_frame(session, statement, datetimes, columnar=columnar)()
+
+
+def start_frame(
+    session: Session, statement: Select[Any], datetimes: Iterable[str] = (), *, columnar: bool = False
+) -> PendingFrame:
+    """read_frame, begun now and finished by calling what it returns. A columnar read runs in a child process
+    meanwhile, so a caller overlaps several large reads (the machine's other cores) with its own work."""
     connection = session.connection()
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     parameters: Any = compiled.params
     if connection.dialect.paramstyle == "qmark":
         parameters = tuple(parameters[name] for name in compiled.positiontup or ())
+    datetimes = list(datetimes)
     path = _columnar_path(connection) if columnar else None
     if path is not None:
-        frame = _read_columnar(path, str(compiled), [_sqlite_value(value) for value in parameters])
-    else:
-        driver = connection.connection.driver_connection
-        with closing(driver.cursor()) as cursor:
-            cursor.execute(str(compiled), parameters)
-            columns = [description[0] for description in cursor.description]
-            frame = pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
-    return parse_datetimes(frame, datetimes)
+        return _start_columnar(path, str(compiled), [_sqlite_value(value) for value in parameters], datetimes)
+    driver = connection.connection.driver_connection
+    with closing(driver.cursor()) as cursor:
+        cursor.execute(str(compiled), parameters)
+        columns = [description[0] for description in cursor.description]
+        frame = pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+    parse_datetimes(frame, datetimes)
+    return lambda: frame
 
 
 def parse_datetimes(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
@@ -80,13 +92,29 @@ def read_summed(
     reading them all column-wise and summing in pandas, so that is done wherever the columnar read may run;
     elsewhere (PostgreSQL, or a session that has written) the database groups.
     """
+    return start_summed(session, keys, value, where, datetimes)()
+
+
+def start_summed(
+    session: Session,
+    keys: Sequence[ColumnElement[Any]],
+    value: ColumnElement[Any],
+    where: Sequence[ColumnElement[bool]],
+    datetimes: Iterable[str] = (),
+) -> PendingFrame:
+    """read_summed, begun now and finished by calling what it returns (as start_frame)."""
+    datetimes = list(datetimes)
     names = [key.key for key in keys]
     if _columnar_path(session.connection()) is None:
         grouped = select(*keys, func.sum(value).label(value.key)).where(*where).group_by(*keys).order_by(*keys)
-        return read_frame(session, grouped, datetimes)
-    rows = read_frame(session, select(*keys, value).where(*where), columnar=True)
-    summed = rows.groupby(names, sort=True, observed=True)[value.key].sum().reset_index()
-    return parse_datetimes(summed, datetimes)
+        return start_frame(session, grouped, datetimes)
+    pending = start_frame(session, select(*keys, value).where(*where), columnar=True)
+
+    def summed() -> pd.DataFrame:
+        rows = pending().groupby(names, sort=True, observed=True)[value.key].sum().reset_index()
+        return parse_datetimes(rows, datetimes)
+
+    return summed
 
 
 def _columnar_path(connection: Connection) -> str | None:
@@ -109,20 +137,27 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def _read_columnar(path: str, sql: str, parameters: Sequence[Any]) -> pd.DataFrame:
-    with tempfile.TemporaryDirectory(prefix="cs-health-read-") as folder:
-        target = str(Path(folder) / "rows.arrow")
-        try:
-            _reader().submit(arrow_export.export_arrow, path, sql, tuple(parameters), target).result()
-        except BrokenProcessPool:  # the reader died (killed, out of memory): the next read starts a new one
-            _reader.cache_clear()
-            raise
-        with pa.OSFile(target) as source:
-            table = pa.ipc.open_file(source).read_all()
-    return table.to_pandas()
+def _start_columnar(path: str, sql: str, parameters: Sequence[Any], datetimes: list[str]) -> PendingFrame:
+    folder = tempfile.TemporaryDirectory(prefix="cs-health-read-")  # removed once the read is collected
+    target = str(Path(folder.name) / "rows.arrow")
+    future = _reader().submit(arrow_export.export_arrow, path, sql, tuple(parameters), target)
+
+    def collect() -> pd.DataFrame:
+        with folder:
+            try:
+                future.result()
+            except BrokenProcessPool:  # a reader died (killed, out of memory): the next read starts new ones
+                _reader.cache_clear()
+                raise
+            with pa.OSFile(target) as source:
+                table = pa.ipc.open_file(source).read_all()
+        return parse_datetimes(table.to_pandas(), datetimes)
+
+    return collect
 
 
 @cache
 def _reader() -> ProcessPoolExecutor:
-    """The child process that runs this process's columnar reads, started on the first (about a second)."""
-    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    """The child processes that run this process's columnar reads, each started on first need (about a second):
+    two, so the two rollup reads of a run overlap."""
+    return ProcessPoolExecutor(READERS, mp_context=multiprocessing.get_context("spawn"))

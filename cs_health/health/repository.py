@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from cs_health.accounts.repository import accounts_frame, subscriptions_frame
-from cs_health.db.frames import read_frame, read_summed
+from cs_health.db.frames import PendingFrame, read_frame, start_frame, start_summed
 from cs_health.db.tables import (
     Contact,
     DailyUsage,
@@ -34,7 +34,7 @@ def load_portfolio(
     `history_days`, per-user activity over `user_history_days` (default the same)."""
     since = as_of - dt.timedelta(days=history_days)
     user_since = as_of - dt.timedelta(days=history_days if user_history_days is None else user_history_days)
-    daily_usage = read_frame(
+    daily_usage = start_frame(  # the two large reads run in child processes while this one reads the rest
         session,
         select(
             DailyUsage.account_id,
@@ -47,9 +47,8 @@ def load_portfolio(
         datetimes=["day"],
         columnar=True,
     )
-    return PortfolioData(
-        daily_usage=daily_usage,
-        user_activity=user_activity(session, user_since, as_of),
+    users = start_user_activity(session, user_since, as_of)
+    rest = dict(
         accounts=accounts_frame(session),
         subscriptions=subscriptions_frame(session),
         contacts=read_frame(session, select(Contact.user_id, Contact.account_id, Contact.role)),
@@ -67,12 +66,14 @@ def load_portfolio(
             session, select(Touchpoint.account_id, Touchpoint.at, Touchpoint.kind), datetimes=["at"]
         ),
     )
+    return PortfolioData(daily_usage=daily_usage(), user_activity=users(), **rest)
 
 
-def user_activity(session: Session, since: dt.date, until: dt.date) -> pd.DataFrame:
-    """account_id, user_id, day, events: each identified user's events per day over [since, until)."""
+def start_user_activity(session: Session, since: dt.date, until: dt.date) -> PendingFrame:
+    """account_id, user_id, day, events: each identified user's events per day over [since, until), read
+    begun now and finished by calling what this returns (see cs_health.db.frames.start_frame)."""
     usage = UserDailyUsage
-    return read_summed(
+    return start_summed(
         session,
         [usage.account_id, usage.user_id, usage.day],
         usage.events,

@@ -8,9 +8,9 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from cs_health.db.engine import Database, make_database
-from cs_health.db.frames import _columnar_path, read_frame
+from cs_health.db.frames import _columnar_path, read_frame, start_frame
 from cs_health.db.tables import Account, DailyUsage, UserDailyUsage
-from cs_health.health.repository import user_activity
+from cs_health.health.repository import start_user_activity
 
 DAY = dt.date(2026, 3, 2)
 
@@ -41,6 +41,20 @@ def test_the_columnar_read_equals_the_row_read_including_an_empty_result(databas
             assert len(rows) == (30 if since < DAY + dt.timedelta(days=100) else 0)
             pd.testing.assert_frame_equal(columns, rows, check_dtype=False)
             assert columns["day"].dtype.kind == "M"
+
+
+def test_reads_started_together_each_get_their_own_rows_whatever_order_they_are_collected_in(database: Database):
+    with database.transaction() as session:
+        session.add(Account(account_id="acc-1", name="Acme"))
+        session.flush()
+        session.add_all(DailyUsage(**row) for row in usage_rows("acc-1", 40))
+    with database.sessions() as session:
+        cuts = [DAY + dt.timedelta(days=days) for days in (0, 10, 25)]
+        pending = [start_frame(session, rollup_statement(cut), datetimes=["day"], columnar=True) for cut in cuts]
+        frames = [collect() for collect in reversed(pending)][::-1]
+        for cut, frame in zip(cuts, frames, strict=True):
+            pd.testing.assert_frame_equal(frame, read_frame(session, rollup_statement(cut), datetimes=["day"]))
+            assert frame["day"].min().date() == cut
 
 
 def test_a_session_that_has_written_reads_its_own_uncommitted_rows(database: Database):
@@ -88,7 +102,7 @@ def test_user_activity_sums_each_users_features_per_day_and_leaves_out_anonymous
             for user, day, event, events in per_feature
         )
     with database.sessions() as session:
-        frame = user_activity(session, DAY, DAY + dt.timedelta(days=2))
+        frame = start_user_activity(session, DAY, DAY + dt.timedelta(days=2))()
     assert frame[["account_id", "user_id", "events"]].to_dict("records") == [
         {"account_id": "acc-1", "user_id": "u-1", "events": 2},
         {"account_id": "acc-1", "user_id": "u-1", "events": 1},
