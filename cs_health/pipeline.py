@@ -88,7 +88,10 @@ def run_pipeline(database: Database, settings: Settings, as_of: dt.date, stages:
         with database.transaction() as session:
             if history := _history_days(session, as_of, settings, stages):
                 clock = time.perf_counter()
-                inputs.get(session, *history)  # read once, before the run writes anything
+                # Read once, before the run writes anything: the nightly windows now, any older days a retrain
+                # needs meanwhile (cs_health/run_inputs.py).
+                inputs.get(session, *_history_days(session, as_of, settings, stages, training=False))
+                inputs.prefetch(session, *history)
                 report.seconds[READ] = round(time.perf_counter() - clock, 3)
             for stage in (name for name in STAGES if name in stages):
                 clock = time.perf_counter()
@@ -127,11 +130,12 @@ def run_pipeline(database: Database, settings: Settings, as_of: dt.date, stages:
 
 
 def _history_days(
-    session: Session, as_of: dt.date, settings: Settings, stages: Collection[str]
+    session: Session, as_of: dt.date, settings: Settings, stages: Collection[str], training: bool | None = None
 ) -> tuple[int, int] | None:
-    """The widest (usage, per-user) history the chosen stages read from the shared portfolio, if any does."""
+    """The widest (usage, per-user) history the chosen stages read from the shared portfolio, if any does
+    (`training` as in cs_health.churn.service.history_days)."""
     if CHURN in stages:
-        return churn_history_days(session, as_of, settings)
+        return churn_history_days(session, as_of, settings, training)
     return (USAGE_HISTORY_DAYS, USAGE_HISTORY_DAYS) if HEALTH in stages else None
 
 

@@ -5,18 +5,28 @@ health, forecast and churn stages each need a window of the same tables. The run
 stages need once, at its start (before it writes anything, so SQLite can read it column-wise; see
 cs_health/db/frames.py), and each stage gets exactly its own window cut from it in memory, so results do not
 depend on which other stages ran.
+
+A run that retrains the churn model needs the whole history, though only its last stage does. It reads the
+nightly windows first and `prefetch`es the older days in the reader processes while the earlier stages run, so
+the longest read overlaps the run's own work instead of preceding it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import cast
 
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from cs_health.health.repository import USAGE_HISTORY_DAYS, load_portfolio
+from cs_health.db.frames import PendingFrame
+from cs_health.health.repository import USAGE_HISTORY_DAYS, load_portfolio, start_daily_usage, start_user_activity
 from models.frames import DAY, PortfolioData
+
+OlderDays = Callable[[], tuple[pd.DataFrame, pd.DataFrame]]
+StartRead = Callable[[Session, dt.date, dt.date], PendingFrame]
 
 
 @dataclass
@@ -27,6 +37,8 @@ class PortfolioInputs:
     _data: PortfolioData | None = None
     _history_days: int = 0
     _user_history_days: int = 0
+    _older: OlderDays | None = None
+    _older_reach: tuple[int, int] = (0, 0)
 
     def get(
         self, session: Session, history_days: int = USAGE_HISTORY_DAYS, user_history_days: int | None = None
@@ -34,15 +46,55 @@ class PortfolioInputs:
         """Daily usage over `history_days` and per-user activity over `user_history_days` (default the same)
         before `as_of`, with every other table whole."""
         user_history_days = history_days if user_history_days is None else user_history_days
-        if self._data is None or history_days > self._history_days or user_history_days > self._user_history_days:
+        if self._needs(history_days, user_history_days):
+            self._collect_older()
+        if self._needs(history_days, user_history_days):
             self._history_days = max(history_days, self._history_days)
             self._user_history_days = max(user_history_days, self._user_history_days)
             self._data = load_portfolio(session, self.as_of, self._history_days, self._user_history_days)
+        data = cast(PortfolioData, self._data)
         return replace(
-            self._data,
-            daily_usage=_since(self._data.daily_usage, self.as_of, history_days, self._history_days),
-            user_activity=_since(self._data.user_activity, self.as_of, user_history_days, self._user_history_days),
+            data,
+            daily_usage=_since(data.daily_usage, self.as_of, history_days, self._history_days),
+            user_activity=_since(data.user_activity, self.as_of, user_history_days, self._user_history_days),
         )
+
+    def prefetch(self, session: Session, history_days: int, user_history_days: int) -> None:
+        """Begins reading the days older than those held, back to `history_days` (usage) and `user_history_days`
+        (per user); the first `get` that needs them waits for the rest of that read. Call after a `get`."""
+        if self._data is None or self._older is not None or not self._needs(history_days, user_history_days):
+            return
+        usage = self._start_older(session, start_daily_usage, history_days, self._history_days)
+        users = self._start_older(session, start_user_activity, user_history_days, self._user_history_days)
+        self._older = lambda: (usage(), users())
+        self._older_reach = (max(history_days, self._history_days), max(user_history_days, self._user_history_days))
+
+    def _start_older(self, session: Session, start: StartRead, days: int, held_days: int) -> PendingFrame:
+        """The read of the days from `days` back to `held_days` back (nothing when none is missing)."""
+        if days <= held_days:
+            return pd.DataFrame
+        return start(session, self.as_of - dt.timedelta(days=days), self.as_of - dt.timedelta(days=held_days))
+
+    def _needs(self, history_days: int, user_history_days: int) -> bool:
+        return self._data is None or history_days > self._history_days or user_history_days > self._user_history_days
+
+    def _collect_older(self) -> None:
+        """Adds a prefetched read's older days in front of the held ones (each day comes from one read, so a
+        frame ordered by day equals a single read's)."""
+        if self._older is None or self._data is None:
+            return
+        usage, users = self._older()
+        self._older = None
+        self._data = replace(
+            self._data,
+            daily_usage=_before(usage, self._data.daily_usage),
+            user_activity=_before(users, self._data.user_activity),
+        )
+        self._history_days, self._user_history_days = self._older_reach
+
+
+def _before(older: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([older, held], ignore_index=True) if len(older) else held
 
 
 def _since(frame: pd.DataFrame, as_of: dt.date, days: int, loaded_days: int) -> pd.DataFrame:

@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - the dependency is declared; a trimmed 
     arrow_export = None  # type: ignore[assignment]
 
 PendingFrame = Callable[[], pd.DataFrame]
-READERS = 2
+READERS = 4
 
 
 def read_frame(
@@ -48,10 +48,16 @@ def read_frame(
 
 
 def start_frame(
-    session: Session, statement: Select[Any], datetimes: Iterable[str] = (), *, columnar: bool = False
+    session: Session,
+    statement: Select[Any],
+    datetimes: Iterable[str] = (),
+    *,
+    columnar: bool = False,
+    sum_by: Sequence[str] = (),
 ) -> PendingFrame:
     """read_frame, begun now and finished by calling what it returns. A columnar read runs in a child process
-    meanwhile, so a caller overlaps several large reads (the machine's other cores) with its own work."""
+    meanwhile, so a caller overlaps several large reads (the machine's other cores) with its own work.
+    `sum_by` (columnar reads only) sums the last column per distinct values of those columns in the child."""
     connection = session.connection()
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     parameters: Any = compiled.params
@@ -60,7 +66,8 @@ def start_frame(
     datetimes = list(datetimes)
     path = _columnar_path(connection) if columnar else None
     if path is not None:
-        return _start_columnar(path, str(compiled), [_sqlite_value(value) for value in parameters], datetimes)
+        values = [_sqlite_value(value) for value in parameters]
+        return _start_columnar(path, str(compiled), values, datetimes, sum_by)
     driver = connection.connection.driver_connection
     with closing(driver.cursor()) as cursor:
         cursor.execute(str(compiled), parameters)
@@ -89,8 +96,8 @@ def read_summed(
     """`value` summed per distinct `keys` over the rows matching `where`, sorted by the keys.
 
     SQLite's GROUP BY over the rollup tables sorts every row in a temporary B-tree, four times slower than
-    reading them all column-wise and summing in pandas, so that is done wherever the columnar read may run;
-    elsewhere (PostgreSQL, or a session that has written) the database groups.
+    reading them all column-wise and summing them in Arrow (in the reader process), so that is done wherever the
+    columnar read may run; elsewhere (PostgreSQL, or a session that has written) the database groups.
     """
     return start_summed(session, keys, value, where, datetimes)()
 
@@ -108,13 +115,7 @@ def start_summed(
     if _columnar_path(session.connection()) is None:
         grouped = select(*keys, func.sum(value).label(value.key)).where(*where).group_by(*keys).order_by(*keys)
         return start_frame(session, grouped, datetimes)
-    pending = start_frame(session, select(*keys, value).where(*where), columnar=True)
-
-    def summed() -> pd.DataFrame:
-        rows = pending().groupby(names, sort=True, observed=True)[value.key].sum().reset_index()
-        return parse_datetimes(rows, datetimes)
-
-    return summed
+    return start_frame(session, select(*keys, value).where(*where), datetimes, columnar=True, sum_by=names)
 
 
 def _columnar_path(connection: Connection) -> str | None:
@@ -137,10 +138,13 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def _start_columnar(path: str, sql: str, parameters: Sequence[Any], datetimes: list[str]) -> PendingFrame:
+def _start_columnar(
+    path: str, sql: str, parameters: Sequence[Any], datetimes: list[str], sum_by: Sequence[str]
+) -> PendingFrame:
     folder = tempfile.TemporaryDirectory(prefix="cs-health-read-")  # removed once the read is collected
     target = str(Path(folder.name) / "rows.arrow")
-    future = _reader().submit(arrow_export.export_arrow, path, sql, tuple(parameters), target)
+    export = arrow_export.export_arrow
+    future = _reader().submit(export, path, sql, tuple(parameters), target, tuple(sum_by), tuple(datetimes))
 
     def collect() -> pd.DataFrame:
         with folder:
@@ -159,5 +163,5 @@ def _start_columnar(path: str, sql: str, parameters: Sequence[Any], datetimes: l
 @cache
 def _reader() -> ProcessPoolExecutor:
     """The child processes that run this process's columnar reads, each started on first need (about a second):
-    two, so the two rollup reads of a run overlap."""
+    the two rollup reads of a run overlap, and a stage's own reads do not queue behind a prefetch."""
     return ProcessPoolExecutor(READERS, mp_context=multiprocessing.get_context("spawn"))

@@ -34,20 +34,8 @@ def load_portfolio(
     `history_days`, per-user activity over `user_history_days` (default the same)."""
     since = as_of - dt.timedelta(days=history_days)
     user_since = as_of - dt.timedelta(days=history_days if user_history_days is None else user_history_days)
-    daily_usage = start_frame(  # the two large reads run in child processes while this one reads the rest
-        session,
-        select(
-            DailyUsage.account_id,
-            DailyUsage.day,
-            DailyUsage.event,
-            DailyUsage.events,
-            DailyUsage.quantity,
-            DailyUsage.users,
-        ).where(DailyUsage.day >= since, DailyUsage.day < as_of),
-        datetimes=["day"],
-        columnar=True,
-    )
-    users = start_user_activity(session, user_since, as_of)
+    daily_usage = start_daily_usage(session, since, as_of)  # both large reads run in reader processes
+    users = start_user_activity(session, user_since, as_of)  # while this one reads the other tables
     rest = dict(
         accounts=accounts_frame(session),
         subscriptions=subscriptions_frame(session),
@@ -67,6 +55,14 @@ def load_portfolio(
         ),
     )
     return PortfolioData(daily_usage=daily_usage(), user_activity=users(), **rest)
+
+
+def start_daily_usage(session: Session, since: dt.date, until: dt.date) -> PendingFrame:
+    """The daily feature rollup over [since, until), read begun now (see cs_health.db.frames.start_frame)."""
+    usage = DailyUsage
+    columns = (usage.account_id, usage.day, usage.event, usage.events, usage.quantity, usage.users)
+    statement = select(*columns).where(usage.day >= since, usage.day < until)
+    return start_frame(session, statement, datetimes=["day"], columnar=True)
 
 
 def start_user_activity(session: Session, since: dt.date, until: dt.date) -> PendingFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pandas as pd
 
@@ -10,6 +11,7 @@ from cs_health.db.engine import Database
 from cs_health.db.tables import Account, DailyUsage, UserDailyUsage
 from cs_health.health.repository import load_portfolio
 from cs_health.run_inputs import PortfolioInputs
+from models.churn import in_day_order
 from models.frames import PortfolioData
 
 AS_OF = dt.date(2026, 6, 1)
@@ -53,3 +55,26 @@ def test_asking_for_more_history_than_held_reads_it(database: Database):
         assert len(longer.daily_usage) == 500
         assert len(longer.user_activity) == 500
         assert len(inputs.get(session, 120).user_activity) == 120
+
+
+def test_a_prefetched_older_history_joins_the_held_days_as_one_read_of_them_all(database: Database):
+    with database.transaction() as session:
+        session.add_all(Account(account_id=f"acc-{n}", name=f"Account {n}") for n in (1, 2))
+        session.flush()
+        for back in range(1, 301):
+            day = AS_OF - dt.timedelta(days=back)
+            for account, event, user in itertools.product(("acc-1", "acc-2"), ("export", "report"), ("u-1", "u-2")):
+                events = back % 7 + len(event)
+                usage = {"account_id": account, "day": day, "event": event, "events": events, "quantity": 1.0}
+                session.add(UserDailyUsage(**usage, user_id=user))
+                if user == "u-1":
+                    session.add(DailyUsage(**usage, users=2))
+    inputs = PortfolioInputs(AS_OF)
+    with database.sessions() as session:
+        assert len(inputs.get(session, 100, 30).daily_usage) == 100 * 4
+        inputs.prefetch(session, 3_650, 200)
+        longer = inputs.get(session, 3_650, 200)
+        assert len(longer.daily_usage) == 300 * 4
+        assert len(longer.user_activity) == 200 * 4
+        assert_same(in_day_order(longer), in_day_order(load_portfolio(session, AS_OF, 3_650, 200)))
+        assert_same(inputs.get(session, 100, 30), load_portfolio(session, AS_OF, 100, 30))
