@@ -22,6 +22,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from cs_health.accounts import repository as accounts
+from cs_health.api_types import has_nul
 from cs_health.db.tables import Account, Contact
 from cs_health.ingestion import repository
 from cs_health.ingestion.contract import KINDS
@@ -30,7 +31,7 @@ from cs_health.ingestion.readers import json_records_table
 from cs_health.ingestion.rejects import Reject
 from cs_health.ingestion.schemas import ItemError, SegmentResult
 from cs_health.ingestion.service import event_run, naive_utc, store_events
-from cs_health.ingestion.validation import validate
+from cs_health.ingestion.validation import NUL_REASON, validate
 
 ACCOUNT_TRAITS = {
     "name": "name",
@@ -89,6 +90,10 @@ def _sort(messages: list[Any], batch_context: dict[str, Any] | None) -> _Batch:
         if batch_context:
             context = message.get("context") if isinstance(message.get("context"), dict) else {}
             message = {**message, "context": {**batch_context, **context}}
+        unstorable = next((name for name, value in message.items() if has_nul(name) or has_nul(value)), None)
+        if unstorable is not None:  # refused before any lookup: PostgreSQL cannot even compare such text
+            batch.rejects.append(Reject(index, str(unstorable), NUL_REASON))
+            continue
         kind = _text(message.get("type"))
         if kind == "group":
             group_id = _text(message.get("groupId"))
