@@ -94,7 +94,16 @@ class PortfolioInputs:
 
 
 def _before(older: pd.DataFrame, held: pd.DataFrame) -> pd.DataFrame:
-    return pd.concat([older, held], ignore_index=True) if len(older) else held
+    """`older`'s rows, then `held`'s; a text column both read as categoricals stays one, over the union of their
+    sorted values (pd.concat would turn differing categories into tens of millions of strings)."""
+    if not len(older):
+        return held
+    for name in held.columns:
+        if isinstance(held[name].dtype, pd.CategoricalDtype) and isinstance(older[name].dtype, pd.CategoricalDtype):
+            values = older[name].cat.categories.union(held[name].cat.categories)
+            older = older.assign(**{name: older[name].cat.set_categories(values)})
+            held = held.assign(**{name: held[name].cat.set_categories(values)})
+    return pd.concat([older, held], ignore_index=True)
 
 
 def _since(frame: pd.DataFrame, as_of: dt.date, days: int, loaded_days: int) -> pd.DataFrame:

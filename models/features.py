@@ -169,14 +169,28 @@ def _positions(ids: pd.Series, index: pd.Index) -> np.ndarray:
     return index.get_indexer(ids.astype("str"))
 
 
+def _codes(values: pd.Series, rows: np.ndarray | None = None) -> tuple[np.ndarray, pd.Index]:
+    """(an integer code per value of the selected `rows`, a mask (default all); the text each code stands for).
+    A categorical column gives its own codes and categories: integer work on tens of millions of rows, where
+    factorising their text hashes every string, and one categories index whose hash table pandas builds once
+    for every observation date's lookups. Codes may then number values absent from `rows`."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        return (codes if rows is None else codes[rows]), values.cat.categories
+    text = values.astype("str").to_numpy()
+    codes, uniques = pd.factorize(text if rows is None else text[rows])
+    return codes, pd.Index(uniques)
+
+
 def _sums(positions: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
     return np.bincount(positions, weights=weights, minlength=n).astype("float64")
 
 
 def _distinct_counts(positions: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
     """Number of distinct `keys` (non-negative ints) per account position."""
-    pairs = np.unique(positions.astype(np.int64) * (int(keys.max(initial=0)) + 1) + keys)
-    return _sums(pairs // (int(keys.max(initial=0)) + 1), n)
+    width = int(keys.max(initial=0)) + 1
+    pairs = pd.unique(positions.astype(np.int64) * width + keys)  # hashing, not np.unique's sort of every row
+    return _sums(pairs // width, n)
 
 
 def _days_between(later: np.datetime64, earlier: np.ndarray) -> np.ndarray:
@@ -272,8 +286,7 @@ def _usage_features(
         )
 
     breadth_rows = (age <= BREADTH_DAYS) & (events > 0)
-    codes, uniques = pd.factorize(rows[EVENT].astype("str").to_numpy()[breadth_rows])
-    names = pd.Index(uniques)
+    codes, names = _codes(rows[EVENT], breadth_rows)
     used = np.zeros((n, len(names)), dtype=bool)
     used[pos[breadth_rows], codes] = True
     keys = _key_matrix(names, plan, segment, key_features, used, events[breadth_rows], pos[breadth_rows], codes)
@@ -338,9 +351,7 @@ def _people_features(
     pos = _positions(rows[ACCOUNT_ID], index)
     active = (pos >= 0) & (rows[EVENTS].to_numpy(dtype="float64") > 0)
     age = _days_between(cut, day[window])
-    users = rows[USER_ID].astype("str").to_numpy()
-    codes, uniques = pd.factorize(users)
-    names = pd.Index(uniques)
+    codes, names = _codes(rows[USER_ID])
     out = pd.DataFrame(index=index)
     recent = active & (age <= RECENT_DAYS)
     out[ACTIVE_USERS_28D] = _distinct_counts(pos[recent], codes[recent], n)

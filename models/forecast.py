@@ -133,13 +133,18 @@ def daily_series(data: PortfolioData, measure: str = EVENTS) -> pd.DataFrame:
     (measure="users", from user_activity, since per-feature user counts would double count)."""
     if measure == EVENTS:
         frame = data.daily_usage[[ACCOUNT_ID, DAY, EVENTS]]
-        grouped = frame.groupby([frame[ACCOUNT_ID].astype("str"), frame[DAY]], observed=True)[EVENTS].sum()
+        grouped = frame.groupby([_text_key(frame[ACCOUNT_ID]), frame[DAY]], observed=True)[EVENTS].sum()
     else:
         frame = data.user_activity[[ACCOUNT_ID, DAY, USER_ID]]
-        grouped = frame.groupby([frame[ACCOUNT_ID].astype("str"), frame[DAY]], observed=True)[USER_ID].nunique()
+        grouped = frame.groupby([_text_key(frame[ACCOUNT_ID]), frame[DAY]], observed=True)[USER_ID].nunique()
     out = grouped.rename(VALUE).reset_index()
     out[VALUE] = out[VALUE].astype("float64")
     return out
+
+
+def _text_key(ids: pd.Series) -> pd.Series:
+    """Account ids to group by: a categorical as it is (grouped by its codes), other ids as text."""
+    return ids if isinstance(ids.dtype, pd.CategoricalDtype) else ids.astype("str")
 
 
 def forecast_usage(

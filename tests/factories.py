@@ -179,3 +179,9 @@ def write_records(path: Path, records: list[dict[str, Any]]) -> Path:
 def write_csv_text(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its categorical columns (text from SQLite's columnar reads) as plain text, to compare it
+    with a read that gives text."""
+    return frame.astype({name: "str" for name, kind in frame.dtypes.items() if isinstance(kind, pd.CategoricalDtype)})

@@ -7,8 +7,11 @@ checkpoints and deletes the write-ahead log the other is still writing to; those
 process is an ordinary second SQLite client, which the locking protocol is built for.
 
 The child also does the per-row work of the read, so that the caller gets short, typed columns: sums per key
-(read_summed) and text dates as timestamps. Both go through dictionary encoding: a rollup's keys repeat (ten
-thousand accounts, hundreds of days), so each distinct value is handled once and every row costs integer work.
+(read_summed), text dates as timestamps, and other text as dictionary columns (pandas categoricals) whose sorted
+values keep text order. All go through dictionary encoding: a rollup's keys repeat (ten thousand accounts,
+hundreds of days), so each distinct value is handled once and every row costs integer work, here and in the
+caller, which maps accounts to positions, filters and groups by integer codes instead of tens of millions of
+strings.
 """
 
 from __future__ import annotations
@@ -37,15 +40,16 @@ def export_arrow(
     """Runs `sql` on the SQLite file `database` and writes the rows to `target` as an Arrow IPC file.
 
     With `sum_by`, the rows' last column is summed per distinct `sum_by` values, sorted by them. `datetimes`
-    columns holding ISO text become timestamps.
+    columns holding ISO text become timestamps; other text columns become dictionary columns with sorted values.
     """
     with adbc_sqlite.connect(database) as connection, closing(connection.cursor()) as cursor:
         cursor.execute(sql, tuple(parameters))
         table = cursor.fetch_arrow_table()
     if sum_by:
         table = summed(table, list(sum_by))
-    for name in datetimes:
-        table = table.set_column(table.column_names.index(name), name, _timestamps(table[name]))
+    for index, name in enumerate(table.column_names):
+        column = _timestamps(table[name]) if name in datetimes else _categorical(table[name])
+        table = table.set_column(index, name, column)
     with pa.OSFile(target, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
 
@@ -74,20 +78,35 @@ def summed(table: pa.Table, keys: list[str]) -> pa.Table:
     sums = np.add.reduceat(table[value].to_numpy()[order], starts)
     decoded = []
     for dictionary, size in zip(reversed(dictionaries), reversed(sizes), strict=True):
-        decoded.append(pc.take(dictionary, uniques % size))
+        decoded.append(pa.DictionaryArray.from_arrays(pa.array(uniques % size, pa.int32()), dictionary))
         uniques = uniques // size
     return pa.table([*reversed(decoded), sums], names=[*keys, value])
 
 
-def _ranked(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array] | None:
+def _ranked(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array] | None:
     """(each row's rank among the column's sorted distinct values, those values); None when it holds nulls."""
     if column.null_count:
         return None
-    encoded = pc.dictionary_encode(column.combine_chunks())
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
     order = pc.sort_indices(encoded.dictionary).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     return rank[encoded.indices.to_numpy()], encoded.dictionary.take(order)
+
+
+def _categorical(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    """A text column as a dictionary column whose values are sorted (so pandas sorts its categorical as text);
+    other columns, and text holding nulls, as they are."""
+    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return column
+    ranked = _ranked(column)
+    if ranked is None:
+        return column
+    ranks, values = ranked
+    return pa.DictionaryArray.from_arrays(pa.array(ranks, pa.int32()), values)
 
 
 def _grouped_by_arrow(table: pa.Table, keys: list[str], value: str) -> pa.Table:
@@ -97,13 +116,15 @@ def _grouped_by_arrow(table: pa.Table, keys: list[str], value: str) -> pa.Table:
 
 
 def _timestamps(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
-    """ISO text as timestamp[us], each distinct text parsed once; other columns (or text Arrow cannot read as a
-    timestamp) as they are, for the caller to parse."""
-    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+    """ISO text (plain or dictionary) as timestamp[us], each distinct text parsed once; other columns as they
+    are, and text Arrow cannot read as a timestamp as plain text, for the caller to parse."""
+    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         return column
-    encoded = pc.dictionary_encode(column.combine_chunks())
+    column = column.combine_chunks()
+    encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
     try:
         parsed = pc.cast(encoded.dictionary, pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return column
+        return encoded.dictionary.take(encoded.indices)
     return parsed.take(encoded.indices)

@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from cs_health.db.arrow_export import _timestamps, summed
+from cs_health.db.arrow_export import _categorical, _timestamps, summed
 
 KEYS = ["account_id", "user_id", "day"]
 
@@ -32,8 +32,10 @@ def expected(frame: pd.DataFrame) -> pd.DataFrame:
 def test_sums_per_key_equal_a_sorted_groupby(seed: int):
     frame = rows(seed, 5_000)
     result = summed(pa.Table.from_pandas(frame, preserve_index=False), KEYS).to_pandas()
-    pd.testing.assert_frame_equal(result, expected(frame), check_dtype=False)
+    pd.testing.assert_frame_equal(result.astype({key: "str" for key in KEYS}), expected(frame), check_dtype=False)
     assert result["events"].dtype == np.int64
+    for key in KEYS:  # keys arrive as categoricals in text order, so sorting by them sorts as text
+        assert list(result[key].cat.categories) == sorted(frame[key].unique())
 
 
 def test_keys_holding_nulls_are_summed_by_arrow_instead():
@@ -58,4 +60,17 @@ def test_iso_text_becomes_timestamps_and_other_text_stays():
         None,
     ]
     words = pa.chunked_array([["soon", "later"]])
-    assert _timestamps(words) is words
+    assert _timestamps(words).to_pylist() == ["soon", "later"]
+    summed_days = pa.chunked_array([pa.array(["2026-03-02", "2026-03-01", "2026-03-02"]).dictionary_encode()])
+    assert _timestamps(summed_days).to_pylist() == [pd.Timestamp(f"2026-03-0{d}").to_pydatetime() for d in (2, 1, 2)]
+
+
+def test_text_becomes_a_categorical_in_text_order_and_other_columns_stay():
+    text = pa.chunked_array([["b", "Ärger", "a", "b"], ["a"]])
+    frame = pa.table({"name": _categorical(text)}).to_pandas()
+    assert frame["name"].tolist() == ["b", "Ärger", "a", "b", "a"]
+    assert list(frame["name"].cat.categories) == ["a", "b", "Ärger"]
+    assert frame.sort_values("name")["name"].tolist() == ["a", "a", "b", "b", "Ärger"]
+    numbers, with_null = pa.chunked_array([[1, 2]]), pa.chunked_array([["a", None]])
+    assert _categorical(numbers) is numbers
+    assert _categorical(with_null) is with_null
