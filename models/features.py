@@ -268,10 +268,12 @@ def _usage_features(
     out[EVENTS_28D] = _sums(pos[recent], n, events[recent])
     prior = _sums(pos[~recent], n, events[~recent])
     out[USAGE_TREND] = np.log(out[EVENTS_28D] + _TREND_SMOOTHING) - np.log(prior / 2 + _TREND_SMOOTHING)
-    out[ACTIVE_DAYS_28D] = _distinct_counts(pos[recent & (events > 0)], age[recent & (events > 0)], n)
-
-    last_age = np.full(n, np.inf)
-    np.minimum.at(last_age, pos[events > 0], age[events > 0])
+    # Which days each account was active, as a small accounts x age matrix (ages run 1..84): its active days
+    # and its youngest active day are then row sums and first marks (np.minimum.at cost several times more).
+    active_days = np.zeros((n, RECENT_DAYS + PRIOR_DAYS + 1), dtype=bool)
+    active_days[pos[events > 0], age[events > 0]] = True
+    out[ACTIVE_DAYS_28D] = active_days[:, 1 : RECENT_DAYS + 1].sum(axis=1).astype("float64")
+    last_age = np.where(active_days.any(axis=1), active_days.argmax(axis=1), np.inf)
     out[DAYS_SINCE_LAST_ACTIVITY] = np.where(np.isfinite(last_age), last_age, np.nan)
     stale = ~np.isfinite(last_age)
     if stale.any():
