@@ -65,6 +65,16 @@ def json_ready(value: Any) -> Any:
     return None if value is pd.NaT or value is pd.NA else value
 
 
+def _records_by_account(components: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Each account's measure rows as records (without account_id), in their order: one to_dict over all rows,
+    where a frame per account cost most of the stage on 10,000 accounts."""
+    records = components.drop(columns="account_id").to_dict("records")
+    by_account: dict[str, list[dict[str, Any]]] = {}
+    for account_id, record in zip(components["account_id"].tolist(), records, strict=True):
+        by_account.setdefault(account_id, []).append(record)
+    return by_account
+
+
 def run_health(
     session: Session,
     as_of: dt.date,
@@ -95,8 +105,7 @@ def run_health(
     stages = lifecycle_stage(features)
     quadrants = quadrant(features, result.scores["band"])
     earlier = {days: repository.stored_scores(session, as_of - dt.timedelta(days=days)) for days in TREND_WINDOWS}
-    components = result.components.drop(columns="account_id").assign(account_id=result.components["account_id"])
-    by_account = {account: frame.drop(columns="account_id") for account, frame in components.groupby("account_id")}
+    measures = _records_by_account(result.components)
     groups = result.groups.to_dict("index")
     feature_rows = features.to_dict("index")
     rows: list[dict[str, Any]] = []
@@ -113,7 +122,7 @@ def run_health(
                 "trend_30d": trends[30],
                 "components": json_ready(
                     {
-                        "measures": by_account[account_id].to_dict("records"),
+                        "measures": measures.get(account_id, []),
                         "groups": groups.get(account_id, {}),
                         "explanation": explanations[account_id].to_dict(),
                         "features": feature_rows[account_id],
