@@ -66,12 +66,14 @@ def start_daily_usage(session: Session, since: dt.date, until: dt.date) -> Pendi
 
 
 def start_user_activity(session: Session, since: dt.date, until: dt.date) -> PendingFrame:
-    """account_id, user_id, day, events: each identified user's events per day over [since, until), read
-    begun now and finished by calling what this returns (see cs_health.db.frames.start_frame)."""
+    """day, account_id, user_id, events: each identified user's events per day over [since, until), in day
+    order, read begun now and finished by calling what this returns (see cs_health.db.frames.start_frame).
+    Day order is what training slices by (models.churn.in_day_order): the reader sorts, so the run does not
+    sort tens of millions of rows again."""
     usage = UserDailyUsage
     return start_summed(
         session,
-        [usage.account_id, usage.user_id, usage.day],
+        [usage.day, usage.account_id, usage.user_id],
         usage.events,
         [usage.day >= since, usage.day < until, usage.user_id != ""],
         datetimes=["day"],

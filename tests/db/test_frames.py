@@ -109,10 +109,10 @@ def test_user_activity_sums_each_users_features_per_day_and_leaves_out_anonymous
         frame = start_user_activity(session, DAY, DAY + dt.timedelta(days=2))()
         empty = start_user_activity(session, DAY + dt.timedelta(days=9), DAY + dt.timedelta(days=10))()
     assert empty.empty
-    assert list(empty.columns) == ["account_id", "user_id", "day", "events"]
+    assert list(empty.columns) == ["day", "account_id", "user_id", "events"]
     assert frame[["account_id", "user_id", "events"]].to_dict("records") == [
         {"account_id": "acc-1", "user_id": "u-1", "events": 2},
-        {"account_id": "acc-1", "user_id": "u-1", "events": 1},
         {"account_id": "acc-1", "user_id": "u-2", "events": 1},
+        {"account_id": "acc-1", "user_id": "u-1", "events": 1},
     ]
-    assert frame["day"].dt.date.tolist() == [DAY, DAY + dt.timedelta(days=1), DAY]
+    assert frame["day"].dt.date.tolist() == [DAY, DAY, DAY + dt.timedelta(days=1)]  # in day order
