@@ -28,6 +28,7 @@ from cs_health.renewals.service import AlertRunSummary, run_alerts
 from cs_health.run_inputs import PortfolioInputs
 from cs_health.status import runs
 from cs_health.trainings.service import TrainingRunSummary, email_contacts, run_trainings
+from cs_health.trainings.service import start_usage as start_trainings_usage
 
 HEALTH, TRAININGS, CHURN, ALERTS = "health", "trainings", "forecast+churn", "alerts"
 STAGES = (HEALTH, TRAININGS, CHURN, ALERTS)  # alerts read the churn forecast, so they run last
@@ -86,6 +87,8 @@ def run_pipeline(database: Database, settings: Settings, as_of: dt.date, stages:
         scorecard = scorecard_from(settings.SCORECARD_FILE)
         inputs = PortfolioInputs(as_of)
         with database.transaction() as session:
+            # The trainings' own read starts before the run writes anything, in a reader process (see there).
+            trainings_usage = start_trainings_usage(session, as_of) if TRAININGS in stages else None
             if history := _history_days(session, as_of, settings, stages):
                 clock = time.perf_counter()
                 # Read once, before the run writes anything: the nightly windows now, any older days a retrain
@@ -105,7 +108,9 @@ def run_pipeline(database: Database, settings: Settings, as_of: dt.date, stages:
                         inputs=inputs,
                     )
                 elif stage == TRAININGS:
-                    report.trainings = run_trainings(session, as_of, _now(), key_features=settings.KEY_FEATURES)
+                    report.trainings = run_trainings(
+                        session, as_of, _now(), key_features=settings.KEY_FEATURES, usage=trainings_usage
+                    )
                     if settings.TRAININGS_EMAIL_CONTACTS:
                         email_contacts(session, as_of, roles=settings.TRAINING_CONTACT_ROLES, now=_now())
                 elif stage == CHURN:

@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from cs_health.db.frames import read_frame, read_summed
+from cs_health.db.frames import PendingFrame, read_frame, start_summed
 from cs_health.db.tables import (
     Account,
     Contact,
@@ -26,11 +26,11 @@ SUGGESTED, DELIVERED = "suggested", "delivered"
 _CHUNK = 2_000
 
 
-def user_feature_usage(session: Session, since: dt.date, until: dt.date) -> pd.DataFrame:
+def start_user_feature_usage(session: Session, since: dt.date, until: dt.date) -> PendingFrame:
     """account_id, event, user_id ('' for anonymous), events over [since, until): distinct users per feature and
-    active users per account both come from this one read."""
+    active users per account both come from this one read, begun now (see cs_health.db.frames.start_frame)."""
     usage = UserDailyUsage
-    return read_summed(
+    return start_summed(
         session, [usage.account_id, usage.event, usage.user_id], usage.events, [usage.day >= since, usage.day < until]
     )
 

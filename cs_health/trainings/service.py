@@ -25,6 +25,7 @@ from alerts.trainings import (
 )
 from alerts.trainings import training_effects as measure_effects
 from cs_health.accounts.repository import accounts_frame, subscriptions_frame
+from cs_health.db.frames import PendingFrame
 from cs_health.db.tables import Training
 from cs_health.exceptions import Conflict, NotFound
 from cs_health.renewals.service import queue_mail
@@ -62,6 +63,14 @@ def _catalogue_frame(entries: Sequence[Training]) -> pd.DataFrame:
     )
 
 
+def start_usage(session: Session, as_of: dt.date, config: TrainingConfig | None = None) -> PendingFrame:
+    """Begins the stage's one large read (each user's use of each feature over the usage window): started
+    before a run writes anything, it runs column-wise in a reader process while the earlier stages work, where
+    a session that has written must group it in SQLite (tens of seconds on 10,000 accounts)."""
+    since = as_of - dt.timedelta(days=(config or TrainingConfig()).usage_days)
+    return repository.start_user_feature_usage(session, since, as_of)
+
+
 def run_trainings(
     session: Session,
     as_of: dt.date,
@@ -69,14 +78,15 @@ def run_trainings(
     *,
     key_features: Mapping[str, Sequence[str]] | None = None,
     config: TrainingConfig | None = None,
+    usage: PendingFrame | None = None,
 ) -> TrainingRunSummary:
     """Suggests trainings to every active account as of `as_of` and stores them (replacing that date's pending
-    ones). Run after the health stage: plans without declared key features use the green accounts' top features."""
+    ones). Run after the health stage: plans without declared key features use the green accounts' top features.
+    `usage`: the read start_usage began with the same `config` (the nightly run starts it before it writes)."""
     config = config or TrainingConfig()
     summary = TrainingRunSummary(as_of=as_of, computed_at=computed_at)
     entries = repository.catalogue(session)
-    since = as_of - dt.timedelta(days=config.usage_days)
-    per_user = repository.user_feature_usage(session, since, as_of)
+    per_user = (usage or start_usage(session, as_of, config))()
     context = compute_features(
         PortfolioData(
             daily_usage=DAILY_USAGE.empty(),
@@ -121,7 +131,8 @@ def _usage_and_active(per_user: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
         .reset_index()
     )
     active = per_user[per_user["identified"]].groupby("account_id")["user_id"].nunique().astype("float64")
-    return usage, active
+    # The ids may arrive as categoricals (a columnar read); the few aggregated rows go on as plain text.
+    return usage.astype({"account_id": "str", "event": "str"}), active.set_axis(active.index.astype("str"))
 
 
 def _row(item: Suggestion, as_of: dt.date) -> dict[str, object]:
