@@ -39,7 +39,7 @@ import math
 import multiprocessing
 import statistics
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -79,6 +79,7 @@ MIN_HORIZON_DAYS = 90
 WEEKDAYS = tuple(range(7))  # Monday = 0, columns of ForecastResult.weekday
 
 _DAY = np.timedelta64(1, "D")
+FittedResults = Iterator[tuple[str, dict[str, Any]]]  # (fingerprint, Prophet result) as fits complete
 _CURRENT_DAYS, _ANOMALY_DAYS, _TWO_YEARS = 28, 14, 730
 _EPS = 1e-9
 
@@ -166,6 +167,26 @@ def forecast_usage(
     history whose fingerprint is not in `cache` (fanned out over `n_jobs` processes, or `client`, a
     dask.distributed.Client); cached fingerprints reuse their stored result without a fit.
     """
+    with start_forecast(
+        series, as_of, horizon_days, cache=cache, use_prophet=use_prophet, n_jobs=n_jobs, client=client, config=config
+    ) as pending:
+        return pending.result()
+
+
+def start_forecast(
+    series: pd.DataFrame,
+    as_of: datetime.date,
+    horizon_days: pd.Series | int = MIN_HORIZON_DAYS,
+    *,
+    cache: Mapping[str, Mapping[str, Any]] | None = None,
+    use_prophet: bool = True,
+    n_jobs: int = 1,
+    client: Any = None,
+    config: ForecastConfig | None = None,
+) -> PendingForecast:
+    """forecast_usage with its Prophet fits started but not awaited: over a process pool or a Dask cluster they
+    run while the caller does other work (the churn stage trains and scores meanwhile); `result()` waits for
+    them. Use it as a context manager, so fits nobody collects are cancelled and the pool shut down."""
     config = config or ForecastConfig()
     matrix, first, index, cut = _dense(series, as_of, horizon_days, config.history_days)
     if isinstance(horizon_days, pd.Series):
@@ -179,31 +200,45 @@ def forecast_usage(
     summary, path_log, sigma_path = _summarise(matrix, first, fit, horizon, config, index)
     shift = pd.Timestamp(cut).day_of_week  # block column j falls on weekday (shift + j) % 7
     weekday = pd.DataFrame(np.roll(fit.weekday, shift, axis=1), index=index, columns=list(WEEKDAYS))
-
-    cache = cache or {}
-    new_cache: dict[str, dict[str, Any]] = {}
-    fits = 0
     candidates = np.flatnonzero(
         use_prophet & summary[AT_RISK].to_numpy() & (summary[HISTORY_DAYS].to_numpy() >= config.min_prophet_days)
     )
-    if len(candidates):
-        prints = _fingerprints(matrix, first, candidates, cut, horizon, config)
-        summary.iloc[candidates, summary.columns.get_loc(FINGERPRINT)] = prints
-        todo = [(int(i), p) for i, p in zip(candidates, prints, strict=True) if p not in cache]
-        tasks = [_task(matrix, first, i, cut, int(horizon[i]), p, config) for i, p in todo]
-        results = dict(cache.items())
-        for fingerprint, result in _run_prophet(tasks, config, n_jobs, client):
-            new_cache[fingerprint] = result
-            results[fingerprint] = result
-        fits = len(todo)
-        refreshed = {p for _, p in todo}
+    prints = _fingerprints(matrix, first, candidates, cut, horizon, config)
+    summary.iloc[candidates, summary.columns.get_loc(FINGERPRINT)] = prints
+    cache = cache or {}
+    todo = [(int(i), p) for i, p in zip(candidates, prints, strict=True) if p not in cache]
+    tasks = [_task(matrix, first, i, cut, int(horizon[i]), p, config) for i, p in todo]
+
+    def finish(fitted: FittedResults) -> ForecastResult:
+        new_cache = dict(fitted)
+        results = {**cache, **new_cache}
         for i, p in zip(candidates, prints, strict=True):
             if p in results:
                 _apply_prophet(
-                    summary, path_log, sigma_path, fit, int(i), results[p], config, cached=p not in refreshed
+                    summary, path_log, sigma_path, fit, int(i), results[p], config, cached=p not in new_cache
                 )
-    weekly = _weekly_points(path_log, sigma_path, horizon, index, cut, config)
-    return ForecastResult(summary=summary, series=weekly, weekday=weekday, new_cache=new_cache, prophet_fits=fits)
+        weekly = _weekly_points(path_log, sigma_path, horizon, index, cut, config)
+        return ForecastResult(
+            summary=summary, series=weekly, weekday=weekday, new_cache=new_cache, prophet_fits=len(todo)
+        )
+
+    return PendingForecast(_PendingFits(tasks, config, n_jobs, client), finish)
+
+
+class PendingForecast:
+    """A forecast whose Prophet fits may still be running; result() waits for them and completes it."""
+
+    def __init__(self, fits: _PendingFits, finish: Callable[[FittedResults], ForecastResult]) -> None:
+        self._fits, self._finish = fits, finish
+
+    def result(self) -> ForecastResult:
+        return self._finish(self._fits.collect())
+
+    def __enter__(self) -> PendingForecast:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fits.close()
 
 
 def daily_forecast(result: ForecastResult, account_id: str) -> pd.DataFrame:
@@ -510,26 +545,44 @@ def _task(
     }
 
 
-def _run_prophet(
-    tasks: Sequence[dict], config: ForecastConfig, n_jobs: int, client: Any
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Fit the tasks in batches: in this process, over a process pool, or on a Dask cluster."""
-    if not tasks:
-        return
-    size = max(1, min(config.batch_size, math.ceil(len(tasks) / max(n_jobs * 4, 1))))
-    batches = [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
-    if client is not None:
-        futures = client.map(_fit_batch, batches, config=config, pure=False)
-        for batch in client.gather(futures):
-            yield from batch
-    elif n_jobs <= 1:
-        for batch in batches:
-            yield from _fit_batch(batch, config)
-    else:
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
-            for batch in pool.map(_fit_batch, batches, [config] * len(batches)):
+class _PendingFits:
+    """Prophet fits under way: batches submitted to a process pool or a Dask cluster (or, with neither, fitted
+    in this process when collected)."""
+
+    def __init__(self, tasks: Sequence[dict], config: ForecastConfig, n_jobs: int, client: Any) -> None:
+        size = max(1, min(config.batch_size, math.ceil(len(tasks) / max(n_jobs * 4, 1))))
+        self._batches = [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
+        self._config = config
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._futures: list[Any] = []
+        self._client = client
+        if not self._batches:
+            return
+        if client is not None:
+            self._futures = client.map(_fit_batch, self._batches, config=config, pure=False)
+        elif n_jobs > 1:
+            context = multiprocessing.get_context("spawn")
+            self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=n_jobs, mp_context=context)
+            self._futures = [self._pool.submit(_fit_batch, batch, config) for batch in self._batches]
+
+    def collect(self) -> FittedResults:
+        """Every fit's (fingerprint, result), waiting for those still running."""
+        if self._client is not None and self._futures:
+            for batch in self._client.gather(self._futures):
                 yield from batch
+        elif self._futures:
+            for future in self._futures:
+                yield from future.result()
+        else:
+            for batch in self._batches:
+                yield from _fit_batch(batch, self._config)
+        self.close()
+
+    def close(self) -> None:
+        """Cancel what has not started and release the pool (running batches finish: a few fits at most)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 @contextlib.contextmanager

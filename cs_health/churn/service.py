@@ -62,7 +62,7 @@ from models.forecast import (
     UPPER,
     YHAT,
     daily_series,
-    forecast_usage,
+    start_forecast,
 )
 from models.scorecard import Scorecard
 
@@ -172,7 +172,8 @@ def run_churn(
         repository.replace_forecasts(session, as_of, [])
         repository.replace_predictions(session, as_of, [])
         return summary
-    forecast = forecast_usage(
+    # Prophet fits run in worker processes while this one trains and scores (the model reads no Prophet output).
+    with start_forecast(
         series,
         as_of,
         features[DAYS_TO_RENEWAL].fillna(0.0),
@@ -180,21 +181,21 @@ def run_churn(
         use_prophet=settings.FORECAST_PROPHET,
         n_jobs=settings.FORECAST_JOBS,
         client=client,
-    )
+    ) as pending:
+        record = repository.model_for(session, as_of)
+        if _retrain_due(record, as_of, settings):
+            record = train(session, as_of, settings=settings, scorecard=scorecard, now=now, inputs=inputs).record
+            summary.trained = True
+        model_json = json.dumps(record.parameters)
+        model = ChurnModel.from_json(model_json)
+        predictions, reasons = score_accounts(model_json, features, client, settings.SCORE_PARTITION_ACCOUNTS)
+        drivers = reasons.groupby("account_id", sort=False)[TEXT].agg(list).to_dict()
+        rows = _prediction_rows(features, predictions, drivers, record.version, model.is_fallback, as_of)
+        repository.replace_predictions(session, as_of, rows)
+        forecast = pending.result()
     repository.replace_forecasts(session, as_of, _forecast_rows(forecast, features.index, as_of))
     summary.prophet_fits = forecast.prophet_fits
     summary.anomalies = int(forecast.summary[ANOMALY].reindex(features.index).fillna(False).sum())
-
-    record = repository.model_for(session, as_of)
-    if _retrain_due(record, as_of, settings):
-        record = train(session, as_of, settings=settings, scorecard=scorecard, now=now, inputs=inputs).record
-        summary.trained = True
-    model_json = json.dumps(record.parameters)
-    model = ChurnModel.from_json(model_json)
-    predictions, reasons = score_accounts(model_json, features, client, settings.SCORE_PARTITION_ACCOUNTS)
-    drivers = reasons.groupby("account_id", sort=False)[TEXT].agg(list).to_dict()
-    rows = _prediction_rows(features, predictions, drivers, record.version, model.is_fallback, as_of)
-    repository.replace_predictions(session, as_of, rows)
     summary.accounts = len(rows)
     summary.model_version, summary.model_is_fallback = record.version, model.is_fallback
     summary.arr_at_risk_90d = round(float(sum(row["arr"] * row["probability_90d"] for row in rows)), 2)

@@ -4,6 +4,7 @@ fresh drop, Prophet (as configured) sees a decline that began 30 days ago, and t
 from __future__ import annotations
 
 import datetime
+import multiprocessing
 from collections.abc import Callable
 
 import numpy as np
@@ -29,6 +30,7 @@ from models.forecast import (
     daily_forecast,
     forecast_usage,
     prophet_model,
+    start_forecast,
 )
 from models.frames import ACCOUNT_ID, DAY
 
@@ -168,6 +170,25 @@ def test_prophet_fits_fan_out_over_processes_with_the_same_results():
     pooled = forecast_usage(frame, AS_OF, 100, n_jobs=2, config=config)
     assert pooled.prophet_fits == inline.prophet_fits == 2
     pd.testing.assert_frame_equal(pooled.summary, inline.summary, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_started_fits_run_in_the_background_and_are_collected_later():
+    frame = pd.concat([make_series(f"d{i}", decline(rate=0.02 + 0.01 * i), seed=20 + i) for i in range(2)])
+    with start_forecast(frame, AS_OF, 100, n_jobs=2) as pending:
+        assert multiprocessing.active_children(), "the fits run in worker processes before result() is asked"
+        background = pending.result()
+    assert not multiprocessing.active_children()
+    assert background.prophet_fits == 2
+    pd.testing.assert_frame_equal(background.summary, forecast_usage(frame, AS_OF, 100).summary, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_started_fits_nobody_collects_are_cancelled_with_their_pool():
+    frame = pd.concat([make_series(f"d{i}", decline(rate=0.02 + 0.01 * i), seed=30 + i) for i in range(8)])
+    with pytest.raises(RuntimeError), start_forecast(frame, AS_OF, 100, n_jobs=2, config=ForecastConfig(batch_size=1)):
+        raise RuntimeError("the caller failed before collecting")
+    assert not multiprocessing.active_children()
 
 
 @pytest.mark.slow
