@@ -85,7 +85,7 @@ def score_accounts(features: pd.DataFrame, scorecard: Scorecard) -> HealthResult
     scores = pd.DataFrame(
         {
             SCORE: total,
-            BAND: band_of(total, scorecard),
+            BAND: pd.Series(band_of(total, scorecard), index=index, dtype=object),  # None, not NaN, when unscored
             WEIGHT_SCORED: scored,
             MEASURES_MISSING: (~present).sum(axis=1),
             VERSION: scorecard.version,

@@ -222,3 +222,14 @@ def test_explain_reports_the_change_and_the_measures_that_moved_it():
     champion = next(d for d in seven.drivers if d.measure == "champion_active_30d")
     assert (champion.raw_before, champion.raw_now) == (1.0, 0.0)
     assert champion.text.startswith("Champion activity: 1 -> 0 (-")
+
+
+def test_an_unscored_account_has_no_band_beside_scored_ones():
+    features = pd.DataFrame(
+        {name: [RANGES.get(name, (0.0, 50.0))[1], np.nan] for name in FEATURES} | {"segment": ["smb", "smb"]},
+        index=pd.Index(["scored", "unscored"], name="account_id"),
+    )
+    scores = score_accounts(features, CARD).scores
+    assert scores.at["scored", "band"] in {"green", "yellow", "red"}
+    assert np.isnan(scores.at["unscored", "score"])
+    assert scores.at["unscored", "band"] is None
