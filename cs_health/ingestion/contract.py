@@ -50,6 +50,9 @@ class KindSpec:
 
 
 ID_LENGTH = 128
+# One event's quantity: beyond this it is a unit mistake, and sums of such values overflow a double (PostgreSQL
+# refuses the rollup; SQLite would store infinity).
+MAX_QUANTITY = 1e15
 ROLES = ("champion", "decision_maker", "admin", "user")
 STATUSES = ("active", "cancelled")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -111,7 +114,7 @@ KINDS: dict[str, KindSpec] = {
                 FieldSpec("event", required=True, max_length=200),
                 FieldSpec("timestamp", FieldType.TIMESTAMP, required=True),
                 FieldSpec("user_id", max_length=ID_LENGTH),
-                FieldSpec("quantity", FieldType.NUMBER, minimum=0),
+                FieldSpec("quantity", FieldType.NUMBER, minimum=0, maximum=MAX_QUANTITY),
                 FieldSpec("message_id", max_length=255),
                 FieldSpec("properties", FieldType.JSON_OBJECT),
             ),

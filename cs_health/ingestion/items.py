@@ -12,7 +12,6 @@ holds no error message of its own.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from cs_health.ingestion.columns import EventColumns
-from cs_health.ingestion.contract import KINDS
+from cs_health.ingestion.contract import KINDS, MAX_QUANTITY
 from cs_health.ingestion.readers import json_records_table
 from cs_health.ingestion.rejects import Reject
 from cs_health.ingestion.validation import FUTURE_TOLERANCE, canonical_json, validate
@@ -33,7 +32,6 @@ LIMITS = {spec.name: spec.max_length for spec in EVENTS.fields}
 PLAIN_TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d)(?::(\d\d)(?:\.(\d{1,6}))?)?(Z|[+-]\d\d:\d\d)?")
 UTC_ZONES = frozenset((None, "Z", "+00:00", "-00:00"))
 EARLIEST = "1900"  # older timestamps are unusual enough to take the validator's path
-LARGEST_EXACT = 2**53  # whole quantities up to here are exactly the same float however they are converted
 ACCOUNT_LIMIT, EVENT_LIMIT, USER_LIMIT, MESSAGE_LIMIT = (
     LIMITS[name] for name in ("account_id", "event", "user_id", "message_id")
 )
@@ -94,7 +92,7 @@ def _quantity(value: Any) -> float:
     if value is None:
         return 1.0
     kind = type(value)
-    if (kind is int and 0 <= value <= LARGEST_EXACT) or (kind is float and 0 <= value < math.inf):
+    if (kind is int or kind is float) and 0 <= value <= MAX_QUANTITY:  # whole ones this small are exact floats
         return float(value)
     raise NotPlain
 

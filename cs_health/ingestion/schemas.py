@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cs_health.ingestion.contract import MAX_QUANTITY
 from cs_health.ingestion.rejects import Reject
 
 
@@ -24,7 +25,7 @@ class EventIn(BaseModel):
     event: str
     timestamp: dt.datetime = Field(description="ISO 8601; naive means UTC; at most a day in the future")
     user_id: str | None = None
-    quantity: float | None = Field(default=1.0, ge=0)
+    quantity: float | None = Field(default=1.0, ge=0, le=MAX_QUANTITY)
     message_id: str | None = Field(default=None, description="deduplication key shared with file imports")
     properties: dict[str, Any] | None = None
 

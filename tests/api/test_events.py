@@ -18,6 +18,7 @@ from cs_health.config import get_settings
 from cs_health.db.engine import Database
 from cs_health.db.tables import Account, DailyUsage, ImportRun, UsageEvent
 from cs_health.ingestion import service as ingestion_service
+from cs_health.ingestion.contract import MAX_QUANTITY
 from tests.conftest import CliInvoker, KeyMaker, bearer
 from tests.factories import write_records
 
@@ -113,6 +114,22 @@ def test_text_with_a_nul_character_is_rejected_per_event(client: TestClient, ing
     }
     assert all("NUL" in error["reason"] for error in body["errors"])
     assert stored(database) == 1
+
+
+def test_a_quantity_too_large_to_sum_is_rejected_and_the_largest_allowed_sums(
+    client: TestClient, ingest_key: str, database: Database
+):
+    """Found by schemathesis on PostgreSQL: two events of quantity 1.8e308 on one day overflowed the rollup's sum
+    and the request failed with a 500. Such a quantity is now rejected by index and field; the largest allowed
+    ones still add up in the day's rollup."""
+    largest = MAX_QUANTITY
+    batch = [event(0, quantity=largest), event(1, quantity=1.7976931348623157e308), event(2, quantity=largest)]
+    body = client.post(URL, json=batch, headers=bearer(ingest_key)).json()
+    assert (body["accepted"], body["rejected"]) == (2, 1)
+    assert [(error["index"], error["field"]) for error in body["errors"]] == [(1, "quantity")]
+    again = client.post(URL, json=[event(3, quantity=largest)], headers=bearer(ingest_key)).json()
+    assert again["accepted"] == 1
+    assert daily(database, (TODAY - dt.timedelta(hours=1)).date()) == (3, 3 * largest, 2)  # users u-0 and u-2
 
 
 def test_replayed_message_ids_are_not_double_counted(client: TestClient, ingest_key: str, database: Database) -> None:
