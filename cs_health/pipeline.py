@@ -91,10 +91,9 @@ def run_pipeline(database: Database, settings: Settings, as_of: dt.date, stages:
             trainings_usage = start_trainings_usage(session, as_of) if TRAININGS in stages else None
             if history := _history_days(session, as_of, settings, stages):
                 clock = time.perf_counter()
-                # Read once, before the run writes anything: the nightly windows now, any older days a retrain
-                # needs meanwhile (cs_health/run_inputs.py).
-                inputs.get(session, *_history_days(session, as_of, settings, stages, training=False))
-                inputs.prefetch(session, *history)
+                # Read once, before the run writes anything: the nightly windows now, and beside them any older
+                # days a retrain needs, collected when it does (cs_health/run_inputs.py).
+                inputs.get(session, *_history_days(session, as_of, settings, stages, training=False), prefetch=history)
                 report.seconds[READ] = round(time.perf_counter() - clock, 3)
             for stage in (name for name in STAGES if name in stages):
                 clock = time.perf_counter()

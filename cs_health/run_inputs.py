@@ -6,9 +6,10 @@ stages need once, at its start (before it writes anything, so SQLite can read it
 cs_health/db/frames.py), and each stage gets exactly its own window cut from it in memory, so results do not
 depend on which other stages ran.
 
-A run that retrains the churn model needs the whole history, though only its last stage does. It reads the
-nightly windows first and `prefetch`es the older days in the reader processes while the earlier stages run, so
-the longest read overlaps the run's own work instead of preceding it.
+A run that retrains the churn model needs the whole history, though only its last stage does. Its first `get`
+also begins reading the older days (`prefetch`), in other reader processes beside the nightly windows', and the
+earlier stages run while that read finishes, so the longest read overlaps the run's own work instead of
+preceding it.
 """
 
 from __future__ import annotations
@@ -41,16 +42,25 @@ class PortfolioInputs:
     _older_reach: tuple[int, int] = (0, 0)
 
     def get(
-        self, session: Session, history_days: int = USAGE_HISTORY_DAYS, user_history_days: int | None = None
+        self,
+        session: Session,
+        history_days: int = USAGE_HISTORY_DAYS,
+        user_history_days: int | None = None,
+        *,
+        prefetch: tuple[int, int] | None = None,
     ) -> PortfolioData:
         """Daily usage over `history_days` and per-user activity over `user_history_days` (default the same)
-        before `as_of`, with every other table whole."""
+        before `as_of`, with every other table whole. `prefetch` (usage days, per-user days): a longer history a
+        later `get` will ask for; the read of its older days begins before this one's, so they run side by side
+        (see `prefetch`)."""
         user_history_days = history_days if user_history_days is None else user_history_days
         if self._needs(history_days, user_history_days):
             self._collect_older()
         if self._needs(history_days, user_history_days):
             self._history_days = max(history_days, self._history_days)
             self._user_history_days = max(user_history_days, self._user_history_days)
+            if prefetch is not None:
+                self._start_prefetch(session, *prefetch)
             self._data = load_portfolio(session, self.as_of, self._history_days, self._user_history_days)
         data = cast(PortfolioData, self._data)
         return replace(
@@ -62,7 +72,11 @@ class PortfolioInputs:
     def prefetch(self, session: Session, history_days: int, user_history_days: int) -> None:
         """Begins reading the days older than those held, back to `history_days` (usage) and `user_history_days`
         (per user); the first `get` that needs them waits for the rest of that read. Call after a `get`."""
-        if self._data is None or self._older is not None or not self._needs(history_days, user_history_days):
+        if self._data is not None:
+            self._start_prefetch(session, history_days, user_history_days)
+
+    def _start_prefetch(self, session: Session, history_days: int, user_history_days: int) -> None:
+        if self._older is not None or not self._beyond_held(history_days, user_history_days):
             return
         usage = self._start_older(session, start_daily_usage, history_days, self._history_days)
         users = self._start_older(session, start_user_activity, user_history_days, self._user_history_days)
@@ -76,7 +90,10 @@ class PortfolioInputs:
         return start(session, self.as_of - dt.timedelta(days=days), self.as_of - dt.timedelta(days=held_days))
 
     def _needs(self, history_days: int, user_history_days: int) -> bool:
-        return self._data is None or history_days > self._history_days or user_history_days > self._user_history_days
+        return self._data is None or self._beyond_held(history_days, user_history_days)
+
+    def _beyond_held(self, history_days: int, user_history_days: int) -> bool:
+        return history_days > self._history_days or user_history_days > self._user_history_days
 
     def _collect_older(self) -> None:
         """Adds a prefetched read's older days in front of the held ones (each day comes from one read, so a

@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 
 import pandas as pd
+import pytest
 
 from cs_health.db.engine import Database
 from cs_health.db.tables import Account, DailyUsage, UserDailyUsage
@@ -58,7 +59,8 @@ def test_asking_for_more_history_than_held_reads_it(database: Database):
         assert len(inputs.get(session, 120).user_activity) == 120
 
 
-def test_a_prefetched_older_history_joins_the_held_days_as_one_read_of_them_all(database: Database):
+@pytest.mark.parametrize("beside", [False, True], ids=["prefetched-after-a-get", "prefetched-beside-the-first-get"])
+def test_a_prefetched_older_history_joins_the_held_days_as_one_read_of_them_all(database: Database, beside: bool):
     with database.transaction() as session:
         session.add_all(Account(account_id=f"acc-{n}", name=f"Account {n}") for n in (1, 2, 3))
         session.flush()
@@ -73,8 +75,9 @@ def test_a_prefetched_older_history_joins_the_held_days_as_one_read_of_them_all(
                     session.add(DailyUsage(**usage, users=2))
     inputs = PortfolioInputs(AS_OF)
     with database.sessions() as session:
-        assert len(inputs.get(session, 100, 30).daily_usage) == 100 * 4
-        inputs.prefetch(session, 3_650, 200)
+        assert len(inputs.get(session, 100, 30, prefetch=(3_650, 200) if beside else None).daily_usage) == 100 * 4
+        if not beside:
+            inputs.prefetch(session, 3_650, 200)
         longer = inputs.get(session, 3_650, 200)
         assert len(longer.daily_usage) == 300 * 4 + 150 * 2
         assert len(longer.user_activity) == 150 * 4 + 50 * 6
