@@ -20,6 +20,7 @@ from cs_health.db.tables import (
     Ticket,
     Touchpoint,
     UserDailyUsage,
+    rollup_days,
 )
 from cs_health.ingestion.repository import upsert
 from models.frames import PortfolioData
@@ -61,7 +62,7 @@ def start_daily_usage(session: Session, since: dt.date, until: dt.date) -> Pendi
     """The daily feature rollup over [since, until), read begun now (see cs_health.db.frames.start_frame)."""
     usage = DailyUsage
     columns = (usage.account_id, usage.day, usage.event, usage.events, usage.quantity, usage.users)
-    statement = select(*columns).where(usage.day >= since, usage.day < until)
+    statement = select(*columns).where(*rollup_days(usage, since, until))
     return start_frame(session, statement, datetimes=["day"], columnar=True)
 
 
@@ -75,7 +76,7 @@ def start_user_activity(session: Session, since: dt.date, until: dt.date) -> Pen
         session,
         [usage.day, usage.account_id, usage.user_id],
         usage.events,
-        [usage.day >= since, usage.day < until, usage.user_id != ""],
+        [*rollup_days(usage, since, until), usage.user_id != ""],
         datetimes=["day"],
     )
 

@@ -19,6 +19,7 @@ from cs_health.db.tables import (
     Training,
     TrainingSuggestion,
     UserDailyUsage,
+    rollup_days,
 )
 from cs_health.ingestion.repository import upsert
 
@@ -31,15 +32,14 @@ def start_user_feature_usage(session: Session, since: dt.date, until: dt.date) -
     active users per account both come from this one read, begun now (see cs_health.db.frames.start_frame)."""
     usage = UserDailyUsage
     return start_summed(
-        session, [usage.account_id, usage.event, usage.user_id], usage.events, [usage.day >= since, usage.day < until]
+        session, [usage.account_id, usage.event, usage.user_id], usage.events, rollup_days(usage, since, until)
     )
 
 
 def daily_feature_usage(session: Session, since: dt.date, until: dt.date, events: Iterable[str]) -> pd.DataFrame:
     """account_id, day, event, users of the given features over [since, until)."""
     statement = select(DailyUsage.account_id, DailyUsage.day, DailyUsage.event, DailyUsage.users).where(
-        DailyUsage.day >= since,
-        DailyUsage.day < until,
+        *rollup_days(DailyUsage, since, until),
         DailyUsage.event.in_(sorted(set(events))),
     )
     return read_frame(session, statement, datetimes=["day"])

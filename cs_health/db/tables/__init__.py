@@ -14,7 +14,7 @@ from cs_health.db.tables.results import (
     UsageForecast,
 )
 from cs_health.db.tables.trainings import Training, TrainingSuggestion
-from cs_health.db.tables.usage import ANONYMOUS_USER, DailyUsage, UsageEvent, UserDailyUsage
+from cs_health.db.tables.usage import ANONYMOUS_USER, DailyUsage, UsageEvent, UserDailyUsage, rollup_days
 
 __all__ = [
     "ANONYMOUS_USER",
@@ -45,4 +45,5 @@ __all__ = [
     "UsageEvent",
     "UsageForecast",
     "UserDailyUsage",
+    "rollup_days",
 ]

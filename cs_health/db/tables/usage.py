@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, Date, DateTime, Float, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ColumnElement, Date, DateTime, Float, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cs_health.db.base import Base
-from cs_health.db.tables.accounts import ID
+from cs_health.db.tables.accounts import ID, Account
 
 ANONYMOUS_USER = ""
 
@@ -65,3 +65,14 @@ class DailyUsage(Base):
     events: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[float] = mapped_column(Float)
     users: Mapped[int] = mapped_column(Integer)
+
+
+Rollup = type[DailyUsage] | type[UserDailyUsage]
+
+
+def rollup_days(rollup: Rollup, since: dt.date, until: dt.date) -> list[ColumnElement[bool]]:
+    """The conditions for a rollup's rows over [since, until), stated per account (account_id IN the accounts) so
+    that SQLite seeks each account's days in the key (account_id, day, ...): a window of days reads only its own
+    rows, where a bare condition on day scans every row of the history (68 million for 10,000 accounts over two
+    years, to return the 120 days a nightly run reads)."""
+    return [rollup.account_id.in_(select(Account.account_id)), rollup.day >= since, rollup.day < until]
