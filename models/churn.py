@@ -345,7 +345,10 @@ def restrict(data: PortfolioData, as_of: datetime.date) -> PortfolioData:
         frame = getattr(data, name)
         if spec.time_column is not None and len(frame):
             times = _naive(frame[spec.time_column])
-            frame = frame[(times < cut).to_numpy()]
+            if times.is_monotonic_increasing:  # in day order (in_day_order): the rows before are one slice
+                frame = frame.iloc[: times.searchsorted(cut)]
+            else:
+                frame = frame[(times < cut).to_numpy()]
         if name == "tickets" and len(frame):
             closed = _naive(frame[CLOSED_AT])
             frame = frame.assign(**{CLOSED_AT: closed.where(closed < cut)})

@@ -28,11 +28,12 @@ from models.forecast import (
     YHAT,
     ForecastConfig,
     daily_forecast,
+    daily_series,
     forecast_usage,
     prophet_model,
     start_forecast,
 )
-from models.frames import ACCOUNT_ID, DAY
+from models.frames import ACCOUNT_ID, DAY, EVENTS, SPECS, PortfolioData
 
 AS_OF = datetime.date(2026, 11, 1)
 WEEKDAY = np.array([1.0, 1.02, 1.03, 1.0, 0.9, 0.12, 0.07])
@@ -203,3 +204,22 @@ def test_prophet_fits_run_on_a_dask_cluster():
     assert result.summary.at["decline", METHOD] == PROPHET
     local = forecast_usage(frame, AS_OF, 100)
     pd.testing.assert_frame_equal(result.summary, local.summary, rtol=1e-6)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["acc-b", "acc-a", "acc-c"]), st.integers(0, 40), st.integers(0, 9)), max_size=60
+    ),
+    st.booleans(),
+)
+def test_daily_series_sums_each_account_day_in_day_order(rows: list[tuple[str, int, int]], categorical: bool):
+    usage = pd.DataFrame(rows, columns=[ACCOUNT_ID, "offset", EVENTS]).assign(event="login", quantity=1.0, users=1)
+    usage[DAY] = pd.Timestamp("2026-01-01") + pd.to_timedelta(usage.pop("offset"), unit="D")
+    if categorical:
+        usage[ACCOUNT_ID] = usage[ACCOUNT_ID].astype("category")
+    data = PortfolioData(**{spec.name: spec.empty() for spec in SPECS.values()} | {"daily_usage": usage})
+    series = daily_series(data)
+    expected = usage.groupby([DAY, ACCOUNT_ID], observed=True)[EVENTS].sum().astype("float64")
+    assert series[DAY].is_monotonic_increasing
+    got = series.set_index([DAY, series[ACCOUNT_ID].astype("str")])[VALUE]
+    assert got.to_dict() == {(day, str(account)): value for (day, account), value in expected.items()}
