@@ -134,7 +134,15 @@ def test_no_secrets_or_personal_data_in_logs(
     assert any(record.name.startswith("sqlalchemy.engine") for record in records)
     formatter = everything_logged.handler.formatter or logging.Formatter()
     logged = "\n".join([*map(formatter.format, records), captured.out, captured.err, *outputs])
-    secrets = {key, key.split("_", 2)[2], PASSWORD, WRONG_PASSWORD, cookie, SMTP_PASSWORD, "session-signing-Secret-5e2a"}
+    secrets = {
+        key,
+        key.split("_", 2)[2],
+        PASSWORD,
+        WRONG_PASSWORD,
+        cookie,
+        SMTP_PASSWORD,
+        "session-signing-Secret-5e2a",
+    }
     people = personal_data(folder) | {LOGIN, *NEWCOMER.values()}
     assert len(people) > 100
     assert leaks(secrets, logged) == {}
