@@ -41,7 +41,7 @@ import statistics
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -169,16 +169,21 @@ def _daily_sums(usage: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+class ForecastOptions(TypedDict, total=False):
+    """start_forecast's keyword options, which forecast_usage passes on."""
+
+    cache: Mapping[str, Mapping[str, Any]] | None
+    use_prophet: bool
+    n_jobs: int
+    client: Any
+    config: ForecastConfig | None
+
+
 def forecast_usage(
     series: pd.DataFrame,
     as_of: datetime.date,
     horizon_days: pd.Series | int = MIN_HORIZON_DAYS,
-    *,
-    cache: Mapping[str, Mapping[str, Any]] | None = None,
-    use_prophet: bool = True,
-    n_jobs: int = 1,
-    client: Any = None,
-    config: ForecastConfig | None = None,
+    **options: Unpack[ForecastOptions],
 ) -> ForecastResult:
     """Forecast every account's daily usage to its renewal (horizon, at least 90 days) from days before `as_of`.
 
@@ -188,9 +193,7 @@ def forecast_usage(
     history whose fingerprint is not in `cache` (fanned out over `n_jobs` processes, or `client`, a
     dask.distributed.Client); cached fingerprints reuse their stored result without a fit.
     """
-    with start_forecast(
-        series, as_of, horizon_days, cache=cache, use_prophet=use_prophet, n_jobs=n_jobs, client=client, config=config
-    ) as pending:
+    with start_forecast(series, as_of, horizon_days, **options) as pending:
         return pending.result()
 
 
