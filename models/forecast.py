@@ -36,7 +36,6 @@ import datetime
 import hashlib
 import logging
 import math
-import multiprocessing
 import statistics
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -48,6 +47,7 @@ import pandas as pd
 
 from models.features import _positions, _times
 from models.frames import ACCOUNT_ID, DAY, EVENTS, USER_ID, PortfolioData
+from models.workers import process_pool
 
 VALUE = "value"
 # Columns of ForecastResult.summary (index account_id).
@@ -585,8 +585,7 @@ class _PendingFits:
         if client is not None:
             self._futures = client.map(_fit_batch, self._batches, config=config, pure=False)
         elif n_jobs > 1:
-            context = multiprocessing.get_context("spawn")
-            self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=n_jobs, mp_context=context)
+            self._pool = process_pool(n_jobs)
             self._futures = [self._pool.submit(_fit_batch, batch, config) for batch in self._batches]
 
     def collect(self) -> FittedResults:

@@ -11,7 +11,6 @@ nothing in its transaction; otherwise the read stays on the session's connection
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -26,6 +25,8 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy import ColumnElement, Connection, Select, func, select
 from sqlalchemy.orm import Session
+
+from models.workers import process_pool
 
 try:
     from cs_health.db import arrow_export
@@ -164,4 +165,4 @@ def _start_columnar(
 def _reader() -> ProcessPoolExecutor:
     """The child processes that run this process's columnar reads, each started on first need (about a second):
     the two rollup reads of a run overlap, and a stage's own reads do not queue behind a prefetch."""
-    return ProcessPoolExecutor(READERS, mp_context=multiprocessing.get_context("spawn"))
+    return process_pool(READERS)
