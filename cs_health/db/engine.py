@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -76,10 +76,25 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One unit of work: commits once on success, rolls back on any error."""
-        with self.sessions() as session, session.begin():
-            yield session
+    def transaction(self, attach: Mapping[str, Path] | None = None) -> Iterator[Session]:
+        """One unit of work: commits once on success, rolls back on any error. `attach` names SQLite database
+        files the unit also reads (schema name → file): attached on its connection before it begins, since SQLite
+        attaches nothing inside a transaction, and detached once it has ended."""
+        if not attach:
+            with self.sessions() as session, session.begin():
+                yield session
+            return
+        with self.engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            for schema, path in attach.items():
+                driver.execute(f"ATTACH DATABASE ? AS {schema}", (str(path),))
+            try:
+                with self.sessions(bind=connection) as session, session.begin():
+                    yield session
+            finally:
+                connection.rollback()
+                for schema in attach:
+                    driver.execute(f"DETACH DATABASE {schema}")
 
 
 def make_database(url: str) -> Database:

@@ -58,11 +58,11 @@ class EventColumns:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> Self:
         """From the vectorised validator's frame of events (timestamps as datetime64)."""
-        stamps = frame["timestamp"].astype("datetime64[us]").dt.strftime(DATETIME_FORMAT)
+        stamps = format_timestamps(frame["timestamp"].to_numpy(dtype="datetime64[us]"))
         return cls(
             _objects(frame["account_id"]),
             _objects(frame["event"]),
-            _objects(stamps),
+            stamps,
             _objects(frame["user_id"]),
             frame["quantity"].to_numpy(dtype=np.float64),
             _objects(frame["message_id"]),
@@ -83,6 +83,11 @@ class EventColumns:
 
     def column(self, name: str) -> np.ndarray:
         return getattr(self, name)
+
+
+def format_timestamps(values: np.ndarray) -> np.ndarray:
+    """DATETIME_FORMAT text of datetime64 values, as an object array."""
+    return _objects(pd.Series(values.astype("datetime64[us]")).dt.strftime(DATETIME_FORMAT))
 
 
 def _objects(values: pd.Series) -> np.ndarray:

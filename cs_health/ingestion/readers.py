@@ -161,7 +161,12 @@ def _read_csv_slowly(path: Path, data: bytes, columns: list[str]) -> RawTable:
 def _drop_blank_rows(raw: RawTable) -> RawTable:
     if raw.frame.empty or not len(raw.frame.columns):
         return raw
-    blank = (raw.frame.astype(str).apply(lambda column: column.str.strip()) == "").all(axis=1).to_numpy()
+    blank = np.ones(len(raw.frame), dtype=bool)
+    for name in raw.frame.columns:  # column by column, over the rows still blank: usually one column's check
+        candidates = np.flatnonzero(blank)
+        if not len(candidates):
+            break
+        blank[candidates] = (raw.frame[name].iloc[candidates].astype(str).str.strip() == "").to_numpy(dtype=bool)
     if blank.any():
         raw.frame = raw.frame.loc[~blank].reset_index(drop=True)
         raw.locations = raw.locations[~blank]

@@ -1,6 +1,7 @@
 """Every SQL statement of ingestion. Events take a bulk path: executemany straight into the event table on
-SQLite, COPY into a stage on PostgreSQL; duplicates fall on the unique event key, and the new rows (the ids above
-the largest before) are rolled up by set-based SQL in the same transaction."""
+SQLite (or INSERT … SELECT from a file import's attached stage), COPY into a stage on PostgreSQL; duplicates fall on
+the unique event key, and the new rows (the ids above the largest before) are rolled up per user and day in memory,
+staged, and added to the rollups by set-based SQL in the same transaction."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cs_health.db.tables import Account, ImportRun, UsageEvent
+from cs_health.ingestion.rollup import ROLLUP_COLUMNS
+from cs_health.ingestion.stage import STAGED_EVENTS
 
 EVENT_COLUMNS = ("event_key", "message_id", "account_id", "user_id", "event", "timestamp", "quantity", "properties")
 _KEY_CHUNK = 10_000
@@ -41,16 +44,6 @@ _STAGES = {
             account_id TEXT, day DATE, event TEXT, user_id TEXT, events INTEGER, quantity DOUBLE PRECISION,
             latest TIMESTAMP) ON COMMIT DROP""",
     ],
-}
-
-# Per (account, day, event, user) of the new events; timestamps are stored as ISO text on SQLite.
-_STAGE_ROLLUP = {
-    dialect: f"""
-    INSERT INTO incoming_rollup (account_id, day, event, user_id, events, quantity, latest)
-    SELECT account_id, {day}, event, COALESCE(user_id, ''), COUNT(*), SUM(quantity), MAX(timestamp)
-    FROM usage_event WHERE id > :before
-    GROUP BY account_id, {day}, event, COALESCE(user_id, '')"""
-    for dialect, day in (("sqlite", "substr(timestamp, 1, 10)"), ("postgresql", "CAST(timestamp AS DATE)"))
 }
 
 # Runs before the per-user upsert: a user is new for (account, day, event) when the per-user table lacks it.
@@ -139,17 +132,39 @@ def insert_events(
     )
 
 
+def insert_staged_events(session: Session, names: Sequence[str], received_at: dt.datetime) -> None:
+    """Stores the attached stage's events (see ingestion.stage) whose key is not stored yet."""
+    columns = ", ".join(names)
+    session.execute(
+        _with_received_at(
+            f"""INSERT OR IGNORE INTO usage_event ({columns}, received_at)
+                SELECT {columns}, :received_at FROM {STAGED_EVENTS}"""
+        ),
+        {"received_at": received_at},
+    )
+
+
 def events_stored_since(session: Session, before: int) -> int:
     return int(session.execute(text("SELECT COUNT(*) FROM usage_event WHERE id > :id"), {"id": before}).scalar_one())
 
 
-def merge_rollup(session: Session, before: int, received_at: dt.datetime) -> None:
-    """Rolls up the events this transaction stored (ids above `before`) per user and day, creates the accounts
-    seen for the first time, then adds the rollup to both rollup tables and to account freshness. Reading back
-    exactly the stored rows keeps the rollups exact whatever was a duplicate; the grouping runs in the database."""
+def event_keys_stored_since(session: Session, before: int) -> list[int]:
+    """The keys of the events this transaction stored: the ids above `before`."""
+    return list(session.scalars(text("SELECT event_key FROM usage_event WHERE id > :id"), {"id": before}))
+
+
+def merge_rollup(session: Session, rollup: Sequence[tuple[Any, ...]], received_at: dt.datetime) -> None:
+    """Adds the rollup of the events this transaction stored (rollup.incoming_rollup of exactly those) to both
+    rollup tables and to account freshness, after creating the accounts seen for the first time."""
     dialect = _dialect(session)
     session.execute(text("DELETE FROM incoming_rollup"))
-    session.execute(text(_STAGE_ROLLUP[dialect]), {"before": before})
+    if dialect == "sqlite":
+        placeholders = ", ".join("?" * len(ROLLUP_COLUMNS))
+        driver = session.connection().connection.driver_connection
+        with closing(driver.cursor()) as cursor:
+            cursor.executemany(f"INSERT INTO incoming_rollup VALUES ({placeholders})", rollup)
+    else:
+        _copy(session, "incoming_rollup", ROLLUP_COLUMNS, rollup)
     session.execute(text(_CREATE_ACCOUNTS[dialect]))
     session.execute(text(_ROLL_UP_ACCOUNTS))
     session.execute(text(_ROLL_UP_USERS))

@@ -38,7 +38,9 @@ from cs_health.ingestion.items import EventBatch
 from cs_health.ingestion.keys import event_keys, record_id
 from cs_health.ingestion.readers import read_table
 from cs_health.ingestion.rejects import Reject, rejects_path, write_rejects
+from cs_health.ingestion.rollup import incoming_rollup
 from cs_health.ingestion.schemas import BatchResult, ItemError
+from cs_health.ingestion.stage import EventStage, event_stage
 from cs_health.ingestion.validation import Validated, validate
 
 Progress = Callable[[int, int], None]
@@ -100,7 +102,7 @@ def import_file(
         raise InvalidInput(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     spec = KINDS[kind]
     raw = read_table(path)
-    with database.transaction() as session:
+    with event_stage(database, kind, chunk_rows) as stage, database.transaction(stage and stage.attachments) as session:
         known = repository.known_account_ids(session) if spec.account_must_exist else None
         valid = validate(raw, spec, now=now, known_accounts=known, source=str(path))
         summary = ImportSummary(
@@ -121,7 +123,7 @@ def import_file(
             return summary
         started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         if kind == "events":
-            _store_events(session, valid.frame, now, chunk_rows, summary, on_progress)
+            _store_events(session, valid.frame, now, stage, summary, on_progress)
         else:
             _store_records(session, kind, valid, now, summary)
             if on_progress:
@@ -143,40 +145,69 @@ def import_file(
     return summary
 
 
-def _database_rows(events: EventColumns, keys: np.ndarray) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """The events' column names and rows to bind, sorted by key (so the unique index fills in order).
-
-    Columns are reordered before any row tuple is made, so the values sit in memory in the order the
-    database reads them (reordering ready-made tuples instead costs twice as much in cache misses).
-    """
-    order = np.argsort(keys, kind="stable")
-    columns: dict[str, list[Any]] = {"event_key": keys[order].tolist()}
-    for name in repository.EVENT_COLUMNS[1:]:
-        columns[name] = events.column(name)[order].tolist()
-    names = [name for name in repository.EVENT_COLUMNS if name != "properties" or any(columns["properties"])]
-    return names, list(zip(*(columns[name] for name in names), strict=True))
+def _database_columns(events: EventColumns, keys: np.ndarray) -> dict[str, np.ndarray]:
+    """The event table's columns of `events` (properties only when some event has them)."""
+    columns = {"event_key": keys} | {name: events.column(name) for name in repository.EVENT_COLUMNS[1:]}
+    if not any(columns["properties"]):
+        del columns["properties"]
+    return columns
 
 
-def store_event_frame(session: Session, events: pd.DataFrame, received_at: dt.datetime) -> tuple[int, int]:
+def _replays(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Where an event repeats the key of an event before it in the batch (`order` sorts the keys stably): such
+    a replay is a duplicate, as it would be in a later batch."""
+    repeated = np.zeros(len(keys), dtype=bool)
+    repeated[order[1:]] = keys[order[1:]] == keys[order[:-1]]
+    return repeated
+
+
+def store_event_frame(
+    session: Session,
+    events: pd.DataFrame,
+    received_at: dt.datetime,
+    stage: EventStage | None = None,
+    on_progress: Progress | None = None,
+) -> tuple[int, int]:
     """Stores a validated frame of events (file imports); see store_events."""
-    return store_events(session, EventColumns.from_frame(events), received_at)
+    return store_events(session, EventColumns.from_frame(events), received_at, stage, on_progress)
 
 
-def store_events(session: Session, events: EventColumns, received_at: dt.datetime) -> tuple[int, int]:
-    """Stores typed events, deduplicated, and rolls up the new ones; returns (new, duplicates).
-    Shared by file imports and the HTTP APIs; runs in the caller's transaction."""
+def store_events(
+    session: Session,
+    events: EventColumns,
+    received_at: dt.datetime,
+    stage: EventStage | None = None,
+    on_progress: Progress | None = None,
+) -> tuple[int, int]:
+    """Stores typed events, deduplicated, and rolls up the new ones; returns (new, duplicates). Shared by file
+    imports (which pass their attached `stage` on SQLite) and the HTTP APIs; runs in the caller's transaction."""
     total = len(events)
     if not total:
         return 0, 0
     before = repository.prepare_event_store(session)
     keys = event_keys(events)
-    with collection_paused():
-        names, rows = _database_rows(events, keys)
-        repository.insert_events(session, names, rows, received_at)
-        del rows
+    order = np.argsort(keys, kind="stable")
+    replays = _replays(keys, order)
+    if replays.any():
+        events, keys = events.take(~replays), keys[~replays]
+        order = np.argsort(keys, kind="stable")
+    # Events stay in arrival order, where each column's values lie in memory in sequence, and are only written
+    # in key order (so the unique index fills in order); taking them in key order first costs cache misses.
+    columns = _database_columns(events, keys)
+    if stage is not None:
+        stage.write(columns, order, on_progress)
+        repository.insert_staged_events(session, list(columns), received_at)
+    else:
+        with collection_paused():
+            rows = list(zip(*(values[order].tolist() for values in columns.values()), strict=True))
+            repository.insert_events(session, list(columns), rows, received_at)
+            del rows
     new = repository.events_stored_since(session, before)
+    if new < len(events):  # some were stored before: roll up exactly the ones stored now
+        events = events.take(np.isin(keys, repository.event_keys_stored_since(session, before)))
     if new:
-        repository.merge_rollup(session, before, received_at)
+        with collection_paused():
+            repository.merge_rollup(session, incoming_rollup(events), received_at)
     return new, total - new
 
 
@@ -246,18 +277,11 @@ def _store_events(
     session: Session,
     frame: pd.DataFrame,
     now: dt.datetime,
-    chunk_rows: int,
+    stage: EventStage | None,
     summary: ImportSummary,
     on_progress: Progress | None,
 ) -> None:
-    received_at = now.replace(tzinfo=None)
-    for start in range(0, len(frame), chunk_rows):
-        chunk = frame.iloc[start : start + chunk_rows]
-        new, duplicates = store_event_frame(session, chunk, received_at)
-        summary.new += new
-        summary.duplicates += duplicates
-        if on_progress:
-            on_progress(min(start + chunk_rows, len(frame)), len(frame))
+    summary.new, summary.duplicates = store_event_frame(session, frame, now.replace(tzinfo=None), stage, on_progress)
     summary.accepted = summary.new
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 
 from cs_health.db.engine import Database
 from cs_health.db.tables import (
@@ -24,10 +25,13 @@ from cs_health.db.tables import (
     UsageEvent,
     UserDailyUsage,
 )
+from cs_health.ingestion import service as ingestion_service
 from cs_health.ingestion.contract import IMPORT_ORDER
+from cs_health.ingestion.service import import_file
 from tests.conftest import CliInvoker
 from tests.factories import EVENTS, SAMPLES, write_csv_text, write_records
 
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 BOOKKEEPING = {"id", "received_at", "updated_at", "last_received_at"}
 TABLES = {
     "accounts": Account,
@@ -272,3 +276,27 @@ def test_a_message_id_repeated_in_one_file_is_counted_once_in_the_rollups(
         total = connection.execute(text("SELECT SUM(events) FROM daily_usage")).scalar_one()
         per_user = connection.execute(text("SELECT SUM(events) FROM user_daily_usage")).scalar_one()
     assert total == per_user == len(EVENTS)
+
+
+def test_an_import_leaves_no_stage_behind_even_when_it_fails(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """SQLite file imports stage their events in a scratch database beside the data; it goes away afterwards,
+    and an import that fails after staging stores nothing."""
+    if database.dialect != "sqlite":
+        pytest.skip("the scratch stage is SQLite's")
+    folder = Path(make_url(str(database.engine.url)).database or "").parent
+    path = write_records(tmp_path / "events.jsonl", EVENTS)
+    import_file(database, "events", path, now=NOW)
+    assert not list(folder.glob(".cs-health-stage-*"))
+
+    def failing_rollup(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(ingestion_service.repository, "merge_rollup", failing_rollup)
+    stored = count(database, UsageEvent)
+    more = [event | {"message_id": f"{event['message_id']}-again"} for event in EVENTS]
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        import_file(database, "events", write_records(tmp_path / "more.jsonl", more), now=NOW)
+    assert count(database, UsageEvent) == stored
+    assert not list(folder.glob(".cs-health-stage-*"))

@@ -4,6 +4,8 @@ inside a batch and across batches, the same message id with other content, anony
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -15,7 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from cs_health.db.engine import Database
 from cs_health.db.tables import Account, DailyUsage, UsageEvent, UserDailyUsage
 from cs_health.ingestion.columns import DATETIME_FORMAT, EventColumns
-from cs_health.ingestion.service import store_events
+from cs_health.ingestion.service import import_file, store_events
 
 START = dt.datetime(2026, 1, 1)
 RECEIVED = dt.datetime(2026, 1, 9)
@@ -106,4 +108,32 @@ def test_rollups_equal_a_groupby_of_the_stored_events(database: Database, batch:
     with database.transaction() as session:
         new, duplicates = store_events(session, as_columns(batch), RECEIVED)
     assert new + duplicates == len(batch)
+    assert actual(database) == expected(database)
+
+
+def as_json_lines(batch: list[Event]) -> str:
+    """The batch as an events file: absent user and message ids are left out."""
+    records = [
+        {
+            "account_id": account,
+            "event": name,
+            "timestamp": (START + dt.timedelta(microseconds=at)).isoformat() + "Z",
+            "quantity": q,
+        }
+        | ({"user_id": user} if user else {})
+        | ({"message_id": m} if m else {})
+        for account, name, at, user, q, m in batch
+    ]
+    return "".join(json.dumps(record) + "\n" for record in records)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.lists(events, min_size=1, max_size=60))
+def test_file_imports_keep_the_rollups_exact(database: Database, tmp_path: Path, batch: list[Event]) -> None:
+    """The file path stores through its own stage (an attached scratch database on SQLite, COPY on PostgreSQL)
+    and must keep the same invariant, replays within and across files included."""
+    path = tmp_path / "events.jsonl"
+    path.write_text(as_json_lines(batch))
+    summary = import_file(database, "events", path, now=RECEIVED.replace(tzinfo=dt.UTC))
+    assert (summary.rejected, summary.new + summary.duplicates) == (0, len(batch))
     assert actual(database) == expected(database)

@@ -1,0 +1,54 @@
+"""The rollup of a batch of newly stored events, per account, day, feature and user, computed from the events in
+memory: hashing integer codes with numpy instead of a GROUP BY that sorts every new row in the database (5.5 s of
+a 2-million-event import). The rows go to the `incoming_rollup` stage, which set-based SQL adds to the rollups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cs_health.db.tables import ANONYMOUS_USER
+from cs_health.ingestion.columns import EventColumns, format_timestamps
+from cs_health.ingestion.keys import present
+
+ROLLUP_COLUMNS = ("account_id", "day", "event", "user_id", "events", "quantity", "latest")
+
+
+def incoming_rollup(events: EventColumns) -> list[tuple[Any, ...]]:
+    """One row per (account, day, event, user) of `events`, in ROLLUP_COLUMNS order: event count, summed quantity
+    and the latest timestamp (for the account's data freshness); anonymous events count under ANONYMOUS_USER."""
+    if not len(events):
+        return []
+    micros = np.array(events.timestamp, dtype="datetime64[us]")
+    days = micros.astype("datetime64[D]")
+    users = np.where(present(events.user_id), events.user_id, ANONYMOUS_USER)
+    group, groups = _group_codes([events.account_id, days.view(np.int64), events.event, users])
+    first = np.empty(groups, dtype=np.int64)
+    first[group[::-1]] = np.arange(len(group) - 1, -1, -1)  # the last write wins: each group's first event
+    latest = np.full(groups, np.iinfo(np.int64).min)
+    np.maximum.at(latest, group, micros.view(np.int64))
+    columns = (
+        events.account_id[first].tolist(),
+        np.datetime_as_string(days[first]).tolist(),
+        events.event[first].tolist(),
+        users[first].tolist(),
+        np.bincount(group, minlength=groups).tolist(),
+        np.bincount(group, weights=events.quantity, minlength=groups).tolist(),
+        format_timestamps(latest.view("datetime64[us]")).tolist(),
+    )
+    return list(zip(*columns, strict=True))
+
+
+def _group_codes(columns: list[np.ndarray]) -> tuple[np.ndarray, int]:
+    """Dense codes of the rows' combined values, numbered in the order of the values (so the rollup's rows come
+    out in its tables' key order and fill their B-trees in sequence), and how many there are. Codes are
+    re-densified after each column, so the combined code stays below rows² and never overflows."""
+    group = np.zeros(len(columns[0]), dtype=np.int64)
+    groups = 1
+    for column in columns:
+        codes, uniques = pd.factorize(column, sort=True)
+        combined, group = np.unique(group * len(uniques) + codes, return_inverse=True)
+        groups = len(combined)
+    return group, groups
