@@ -6,10 +6,11 @@ staged, and added to the rollups by set-based SQL in the same transaction."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
 from typing import Any
 
+import numpy as np
 from sqlalchemy import DateTime, Table, TextClause, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -26,7 +27,7 @@ _INGEST_LOCK = 7_301_001  # PostgreSQL advisory lock: event merges run one at a 
 # Accounts first seen in telemetry, created from the batch's rollup before the rollups that refer to them.
 _CREATE_ACCOUNTS = {
     dialect: f"""INSERT INTO account (account_id, tags, source)
-        SELECT DISTINCT account_id, {tags}, 'event' FROM incoming_rollup WHERE true
+        SELECT DISTINCT account_id, {tags}, 'event' FROM {{source}} WHERE true
         ON CONFLICT (account_id) DO NOTHING"""
     for dialect, tags in (("sqlite", "'[]'"), ("postgresql", "'[]'::jsonb"))
 }
@@ -54,7 +55,7 @@ _ROLL_UP_ACCOUNTS = """
                    SELECT 1 FROM user_daily_usage u
                    WHERE u.account_id = r.account_id AND u.day = r.day AND u.event = r.event AND u.user_id = r.user_id)
                THEN 1 ELSE 0 END)
-    FROM incoming_rollup r WHERE true
+    FROM {source} r WHERE true
     GROUP BY r.account_id, r.day, r.event
     ON CONFLICT (account_id, day, event) DO UPDATE
     SET events = daily_usage.events + excluded.events, quantity = daily_usage.quantity + excluded.quantity,
@@ -63,7 +64,7 @@ _ROLL_UP_ACCOUNTS = """
 
 _ROLL_UP_USERS = """
     INSERT INTO user_daily_usage (account_id, day, event, user_id, events, quantity)
-    SELECT account_id, day, event, user_id, events, quantity FROM incoming_rollup WHERE true
+    SELECT account_id, day, event, user_id, events, quantity FROM {source} WHERE true
     ON CONFLICT (account_id, day, event, user_id) DO UPDATE
     SET events = user_daily_usage.events + excluded.events, quantity = user_daily_usage.quantity + excluded.quantity
 """
@@ -73,7 +74,7 @@ _UPDATE_FRESHNESS = """
         last_event_at = CASE WHEN account.last_event_at IS NULL OR account.last_event_at < latest.at
                              THEN latest.at ELSE account.last_event_at END,
         last_received_at = :received_at
-    FROM (SELECT account_id, MAX(latest) AS at FROM incoming_rollup GROUP BY account_id) latest
+    FROM (SELECT account_id, MAX(latest) AS at FROM {source} GROUP BY account_id) latest
     WHERE account.account_id = latest.account_id
 """
 
@@ -153,22 +154,28 @@ def event_keys_stored_since(session: Session, before: int) -> list[int]:
     return list(session.scalars(text("SELECT event_key FROM usage_event WHERE id > :id"), {"id": before}))
 
 
-def merge_rollup(session: Session, rollup: Sequence[tuple[Any, ...]], received_at: dt.datetime) -> None:
-    """Adds the rollup of the events this transaction stored (rollup.incoming_rollup of exactly those) to both
-    rollup tables and to account freshness, after creating the accounts seen for the first time."""
-    dialect = _dialect(session)
+def stage_rollup(session: Session, rollup: Mapping[str, np.ndarray]) -> str:
+    """Puts a rollup (rollup.incoming_rollup's columns) into this connection's `incoming_rollup` table and
+    returns its name, the source for merge_rollup."""
+    rows = list(zip(*(rollup[name].tolist() for name in ROLLUP_COLUMNS), strict=True))
     session.execute(text("DELETE FROM incoming_rollup"))
-    if dialect == "sqlite":
+    if _dialect(session) == "sqlite":
         placeholders = ", ".join("?" * len(ROLLUP_COLUMNS))
         driver = session.connection().connection.driver_connection
         with closing(driver.cursor()) as cursor:
-            cursor.executemany(f"INSERT INTO incoming_rollup VALUES ({placeholders})", rollup)
+            cursor.executemany(f"INSERT INTO incoming_rollup VALUES ({placeholders})", rows)
     else:
-        _copy(session, "incoming_rollup", ROLLUP_COLUMNS, rollup)
-    session.execute(text(_CREATE_ACCOUNTS[dialect]))
-    session.execute(text(_ROLL_UP_ACCOUNTS))
-    session.execute(text(_ROLL_UP_USERS))
-    session.execute(_with_received_at(_UPDATE_FRESHNESS), {"received_at": received_at})
+        _copy(session, "incoming_rollup", ROLLUP_COLUMNS, rows)
+    return "incoming_rollup"
+
+
+def merge_rollup(session: Session, source: str, received_at: dt.datetime) -> None:
+    """Adds the rollup of the events this transaction stored, held in the table `source` (ROLLUP_COLUMNS), to both
+    rollup tables and to account freshness, after creating the accounts seen for the first time."""
+    session.execute(text(_CREATE_ACCOUNTS[_dialect(session)].format(source=source)))
+    session.execute(text(_ROLL_UP_ACCOUNTS.format(source=source)))
+    session.execute(text(_ROLL_UP_USERS.format(source=source)))
+    session.execute(_with_received_at(_UPDATE_FRESHNESS.format(source=source)), {"received_at": received_at})
 
 
 def known_account_ids(session: Session) -> set[str]:

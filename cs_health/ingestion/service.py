@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ from cs_health.ingestion.readers import read_table
 from cs_health.ingestion.rejects import Reject, rejects_path, write_rejects
 from cs_health.ingestion.rollup import incoming_rollup
 from cs_health.ingestion.schemas import BatchResult, ItemError
-from cs_health.ingestion.stage import EventStage, event_stage
+from cs_health.ingestion.stage import STAGED_ROLLUP, EventStage, event_stage
 from cs_health.ingestion.validation import Validated, validate
 
 Progress = Callable[[int, int], None]
@@ -194,21 +195,47 @@ def store_events(
     # Events stay in arrival order, where each column's values lie in memory in sequence, and are only written
     # in key order (so the unique index fills in order); taking them in key order first costs cache misses.
     columns = _database_columns(events, keys)
-    if stage is not None:
-        stage.write(columns, order, on_progress)
-        repository.insert_staged_events(session, list(columns), received_at)
-    else:
+    staged_rollup = None
+    if stage is None:
         with collection_paused():
             rows = list(zip(*(values[order].tolist() for values in columns.values()), strict=True))
             repository.insert_events(session, list(columns), rows, received_at)
             del rows
+    else:
+        staged_rollup = _store_through(stage, session, events, columns, order, received_at, on_progress)
     new = repository.events_stored_since(session, before)
     if new < len(events):  # some were stored before: roll up exactly the ones stored now
         events = events.take(np.isin(keys, repository.event_keys_stored_since(session, before)))
+        staged_rollup = None
     if new:
         with collection_paused():
-            repository.merge_rollup(session, incoming_rollup(events), received_at)
+            source = staged_rollup or repository.stage_rollup(session, incoming_rollup(events))
+            repository.merge_rollup(session, source, received_at)
     return new, total - new
+
+
+def _store_through(
+    stage: EventStage,
+    session: Session,
+    events: EventColumns,
+    columns: dict[str, np.ndarray],
+    order: np.ndarray,
+    received_at: dt.datetime,
+    on_progress: Progress | None,
+) -> str:
+    """Stores the events through the stage in a worker thread (ADBC and SQLite run without the GIL) while this
+    thread rolls them up and stages the rollup, which serves as it is when every event turns out new; returns
+    the staged rollup's table. The session is the worker's alone until it is done."""
+
+    def store() -> None:
+        stage.write_events(columns, order, on_progress)
+        repository.insert_staged_events(session, list(columns), received_at)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cs-health-stage") as pool:
+        stored = pool.submit(store)
+        stage.write_rollup(incoming_rollup(events))
+        stored.result()
+    return STAGED_ROLLUP
 
 
 def ingest_event_batches(

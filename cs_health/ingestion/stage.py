@@ -11,7 +11,7 @@ because from then on it reads a fixed snapshot of it.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -22,38 +22,51 @@ from sqlalchemy.engine import make_url
 
 from cs_health.db.engine import Database
 
-STAGE_SCHEMA = "event_stage"
-STAGED_EVENTS = f"{STAGE_SCHEMA}.events"
-_TYPES = {"event_key": pa.int64(), "quantity": pa.float64()}
+STAGED_EVENTS = "event_stage.events"
+STAGED_ROLLUP = "rollup_stage.rollup"
+_TYPES = {"event_key": pa.int64(), "quantity": pa.float64(), "events": pa.int64()}
 
 Progress = Callable[[int, int], None]
 
 
 class EventStage:
-    """The scratch file of one import; `attachments` is what the import's transaction attaches."""
+    """The scratch files of one import, one for its events and one for their rollup (written while the events
+    are being moved out of the first); `attachments` is what the import's transaction attaches."""
 
     def __init__(self, folder: Path, chunk_rows: int) -> None:
-        self.path = folder / "events.db"
+        self.folder = folder
         self.chunk_rows = chunk_rows
 
     @property
     def attachments(self) -> dict[str, Path]:
-        return {STAGE_SCHEMA: self.path}
+        return {table.split(".")[0]: self._file(table) for table in (STAGED_EVENTS, STAGED_ROLLUP)}
 
-    def write(self, columns: dict[str, np.ndarray], order: np.ndarray, on_progress: Progress | None = None) -> None:
-        """Replaces the staged events with `columns` (name → one value per event, None where absent) in `order`."""
-        arrays = {name: pa.array(values, type=_TYPES.get(name, pa.string())) for name, values in columns.items()}
-        table = pa.table(arrays).take(order)
+    def write_events(self, columns: Mapping[str, np.ndarray], order: np.ndarray, on_progress: Progress | None) -> None:
+        """Stages the events' `columns` (name → one value per event, None where absent) in `order`."""
+        self._write(STAGED_EVENTS, _table(columns).take(order), on_progress)
+
+    def write_rollup(self, columns: Mapping[str, np.ndarray]) -> None:
+        self._write(STAGED_ROLLUP, _table(columns), None)
+
+    def _file(self, table: str) -> Path:
+        return self.folder / f"{table.split('.')[0]}.db"
+
+    def _write(self, table: str, rows: pa.Table, on_progress: Progress | None) -> None:
+        name = table.split(".")[1]
         with (
-            adbc_driver_sqlite.dbapi.connect(str(self.path), autocommit=True) as connection,
+            adbc_driver_sqlite.dbapi.connect(str(self._file(table)), autocommit=True) as connection,
             closing(connection.cursor()) as cursor,
         ):
-            for pragma in ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", "DROP TABLE IF EXISTS events"):
-                cursor.execute(pragma)
-            for start in range(0, max(len(table), 1), self.chunk_rows):
-                cursor.adbc_ingest("events", table.slice(start, self.chunk_rows), mode="create_append")
+            for statement in ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", f"DROP TABLE IF EXISTS {name}"):
+                cursor.execute(statement)
+            for start in range(0, max(len(rows), 1), self.chunk_rows):
+                cursor.adbc_ingest(name, rows.slice(start, self.chunk_rows), mode="create_append")
                 if on_progress:
-                    on_progress(min(start + self.chunk_rows, len(table)), len(table))
+                    on_progress(min(start + self.chunk_rows, len(rows)), len(rows))
+
+
+def _table(columns: Mapping[str, np.ndarray]) -> pa.Table:
+    return pa.table({name: pa.array(values, type=_TYPES.get(name, pa.string())) for name, values in columns.items()})
 
 
 @contextmanager
