@@ -11,6 +11,8 @@ from contextlib import closing
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from sqlalchemy import DateTime, Table, TextClause, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -18,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from cs_health.db.tables import Account, ImportRun, UsageEvent
 from cs_health.ingestion.rollup import ROLLUP_COLUMNS
-from cs_health.ingestion.stage import STAGED_EVENTS
+from cs_health.ingestion.stage import STAGED_EVENTS, arrow_table
 
 EVENT_COLUMNS = ("event_key", "message_id", "account_id", "user_id", "event", "timestamp", "quantity", "properties")
 _KEY_CHUNK = 10_000
+_COPY_CHUNK = 100_000
 _INGEST_LOCK = 7_301_001  # PostgreSQL advisory lock: event merges run one at a time, so rollups stay exact
 
 # Accounts first seen in telemetry, created from the batch's rollup before the rollups that refer to them.
@@ -88,12 +91,17 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _copy(session: Session, table: str, names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-    """PostgreSQL's COPY: the fastest way it offers to take many rows from Python."""
+def _copy(session: Session, table: str, rows: pa.Table) -> None:
+    """PostgreSQL's COPY of CSV that Arrow writes in C++: no Python object per value on the way (psycopg's
+    write_row took 2.6 µs a row). Text is always quoted and NULL is an unquoted empty field, as COPY reads them."""
     driver = session.connection().connection.driver_connection
-    with driver.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    options = pa_csv.WriteOptions(include_header=False)
+    statement = f"COPY {table} ({', '.join(rows.column_names)}) FROM STDIN WITH (FORMAT csv)"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for start in range(0, rows.num_rows, _COPY_CHUNK):
+            buffer = pa.BufferOutputStream()
+            pa_csv.write_csv(rows.slice(start, _COPY_CHUNK), buffer, options)
+            copy.write(buffer.getvalue().to_pybytes())
 
 
 def prepare_event_store(session: Session) -> int:
@@ -108,25 +116,28 @@ def prepare_event_store(session: Session) -> int:
 
 
 def insert_events(
-    session: Session, names: Sequence[str], rows: Sequence[tuple[Any, ...]], received_at: dt.datetime
+    session: Session, columns: Mapping[str, np.ndarray], order: np.ndarray, received_at: dt.datetime
 ) -> None:
-    """Stores events whose key is not stored yet (the unique key drops the others)."""
+    """Stores events (EVENT_COLUMNS, one value per event), in `order`, whose key is not stored yet (the unique key
+    drops the others)."""
+    names = list(columns)
     if _dialect(session) == "sqlite":
         received = received_at.strftime("%Y-%m-%d %H:%M:%S.%f")
         placeholders = ", ".join("?" * len(names))
         statement = (
             f"INSERT OR IGNORE INTO usage_event ({', '.join(names)}, received_at) VALUES ({placeholders}, '{received}')"
         )
+        rows = list(zip(*(values[order].tolist() for values in columns.values()), strict=True))
         driver = session.connection().connection.driver_connection
         with closing(driver.cursor()) as cursor:
             cursor.executemany(statement, rows)
         return
     session.execute(text("TRUNCATE incoming_event"))
-    _copy(session, "incoming_event", names, rows)
-    columns = ", ".join(names)
+    _copy(session, "incoming_event", arrow_table(columns).take(order))
+    selected = ", ".join(names)
     session.execute(
         _with_received_at(
-            f"""INSERT INTO usage_event ({columns}, received_at) SELECT {columns}, :received_at FROM incoming_event
+            f"""INSERT INTO usage_event ({selected}, received_at) SELECT {selected}, :received_at FROM incoming_event
                 ON CONFLICT (event_key) DO NOTHING"""
         ),
         {"received_at": received_at},
@@ -157,15 +168,15 @@ def event_keys_stored_since(session: Session, before: int) -> list[int]:
 def stage_rollup(session: Session, rollup: Mapping[str, np.ndarray]) -> str:
     """Puts a rollup (rollup.incoming_rollup's columns) into this connection's `incoming_rollup` table and
     returns its name, the source for merge_rollup."""
-    rows = list(zip(*(rollup[name].tolist() for name in ROLLUP_COLUMNS), strict=True))
     session.execute(text("DELETE FROM incoming_rollup"))
     if _dialect(session) == "sqlite":
+        rows = list(zip(*(rollup[name].tolist() for name in ROLLUP_COLUMNS), strict=True))
         placeholders = ", ".join("?" * len(ROLLUP_COLUMNS))
         driver = session.connection().connection.driver_connection
         with closing(driver.cursor()) as cursor:
             cursor.executemany(f"INSERT INTO incoming_rollup VALUES ({placeholders})", rows)
     else:
-        _copy(session, "incoming_rollup", ROLLUP_COLUMNS, rows)
+        _copy(session, "incoming_rollup", arrow_table(rollup))
     return "incoming_rollup"
 
 

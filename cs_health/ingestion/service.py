@@ -198,9 +198,7 @@ def store_events(
     staged_rollup = None
     if stage is None:
         with collection_paused():
-            rows = list(zip(*(values[order].tolist() for values in columns.values()), strict=True))
-            repository.insert_events(session, list(columns), rows, received_at)
-            del rows
+            repository.insert_events(session, columns, order, received_at)
     else:
         staged_rollup = _store_through(stage, session, events, columns, order, received_at, on_progress)
     new = repository.events_stored_since(session, before)

@@ -43,10 +43,10 @@ class EventStage:
 
     def write_events(self, columns: Mapping[str, np.ndarray], order: np.ndarray, on_progress: Progress | None) -> None:
         """Stages the events' `columns` (name → one value per event, None where absent) in `order`."""
-        self._write(STAGED_EVENTS, _table(columns).take(order), on_progress)
+        self._write(STAGED_EVENTS, arrow_table(columns).take(order), on_progress)
 
     def write_rollup(self, columns: Mapping[str, np.ndarray]) -> None:
-        self._write(STAGED_ROLLUP, _table(columns), None)
+        self._write(STAGED_ROLLUP, arrow_table(columns), None)
 
     def _file(self, table: str) -> Path:
         return self.folder / f"{table.split('.')[0]}.db"
@@ -65,7 +65,8 @@ class EventStage:
                     on_progress(min(start + self.chunk_rows, len(rows)), len(rows))
 
 
-def _table(columns: Mapping[str, np.ndarray]) -> pa.Table:
+def arrow_table(columns: Mapping[str, np.ndarray]) -> pa.Table:
+    """Columns of events or of their rollup as an Arrow table: text as strings, None as null."""
     return pa.table({name: pa.array(values, type=_TYPES.get(name, pa.string())) for name, values in columns.items()})
 
 

@@ -112,6 +112,32 @@ def test_utf8_names_with_emoji_round_trip(cli: CliInvoker, database: Database, t
         assert session.scalar(select(NpsResponse.comment).where(NpsResponse.score == 9)) == "Love it 💚"
 
 
+def test_event_text_with_quotes_commas_line_breaks_and_backslashes_is_stored_as_sent(
+    database: Database, tmp_path: Path
+):
+    """Events reach PostgreSQL as CSV through COPY and SQLite through an Arrow stage: text that looks like CSV
+    syntax, COPY's end-of-data marker or JSON must come back unchanged."""
+    tricky = ['say "hi", then\nleave', "\\.", "back\\slash \\N", "é 🚀 ,,", '{"a": [1, "b"]}']
+    records = [
+        {
+            "account_id": f"acc {n}, {text}",
+            "event": text,
+            "timestamp": "2026-01-05T09:00:00Z",
+            "user_id": text,
+            "message_id": f"m-{n} {text}",
+            "properties": {"note": text},
+        }
+        for n, text in enumerate(tricky)
+    ]
+    summary = import_file(database, "events", write_records(tmp_path / "tricky.jsonl", records), now=NOW)
+    assert (summary.new, summary.rejected) == (len(records), 0)
+    with database.sessions() as session:
+        stored = session.execute(select(UsageEvent.event, UsageEvent.user_id, UsageEvent.properties)).all()
+        per_user = session.scalars(select(UserDailyUsage.user_id)).all()
+    assert sorted(stored) == sorted((text, text, {"note": text}) for text in tricky)
+    assert sorted(per_user) == sorted(tricky)
+
+
 def test_daily_rollups_count_events_quantity_and_distinct_users(cli: CliInvoker, database: Database, tmp_path: Path):
     import_all(cli, tmp_path)
     with database.engine.connect() as connection:
