@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from cs_health.exceptions import InvalidInput
 from cs_health.ingestion.contract import FieldSpec, FieldType, KindSpec
@@ -63,6 +65,14 @@ def _missing(values: pd.Series) -> np.ndarray:
         text = values.astype("string").str.strip()
         return (values.isna() | (text == "")).to_numpy(dtype=bool, na_value=True)
     return values.isna().to_numpy(dtype=bool)
+
+
+def _missing_after(typed: pd.Series, raw: pd.Series, spec: FieldSpec) -> np.ndarray:
+    """Where a required field is missing: text fields already hold None for missing or blank values (stripping
+    two million values again costs a tenth of a second per field), other types look at the raw value."""
+    if COERCERS[spec.type] is _coerce_text:
+        return typed.isna().to_numpy(dtype=bool)
+    return _missing(raw)
 
 
 def _as_text(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -115,11 +125,32 @@ def _coerce_timestamp(values: pd.Series, spec: FieldSpec) -> tuple[pd.Series, li
     return parsed, [Check(bad, spec.name, lambda v: f"{label}: {_preview(v)}")]
 
 
+def _parse_numbers(values: pd.Series) -> pd.Series:
+    """float64, NaN where a value is missing or not a number. A file's text column goes through Arrow's parser
+    when all of it parses (ten times faster than to_numeric); anything else, value by value through pandas."""
+    if values.dtype != object and pd.api.types.is_string_dtype(values.dtype):
+        parsed = _parse_all_with_arrow(values)
+        if parsed is not None:
+            return parsed
+    text = values.astype("string").str.strip() if values.dtype == object else values
+    return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
+def _parse_all_with_arrow(values: pd.Series) -> pd.Series | None:
+    """None when some value is not a number (pandas then finds which)."""
+    text = pc.utf8_trim_whitespace(pa.array(values))
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
+    try:
+        parsed = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        return None
+    return pd.Series(parsed + 0.0, index=values.index)  # + 0.0: "-0" is 0, as pandas reads it
+
+
 def _coerce_number(values: pd.Series, spec: FieldSpec) -> tuple[pd.Series, list[Check]]:
     if pd.api.types.is_bool_dtype(values.dtype):
         values = values.astype(object)
-    numbers = pd.to_numeric(values.astype("string").str.strip() if values.dtype == object else values, errors="coerce")
-    numbers = numbers.astype("float64")
+    numbers = _parse_numbers(values)
     present = ~_missing(values)
     bad = (present & ~np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))).astype(bool)
     noun = "a whole number" if spec.type is FieldType.INTEGER else "a number"
@@ -237,7 +268,7 @@ def validate(
         typed[field_spec.name] = values
         checks.extend(field_checks)
         if field_spec.required:
-            missing = _missing(frame[field_spec.name])
+            missing = _missing_after(values, frame[field_spec.name], field_spec)
             checks.append(Check(missing, field_spec.name, lambda _: "is required but empty"))
     result = pd.DataFrame(typed, index=frame.index)
     extras = [name for name in frame.columns if name not in spec.field_names]

@@ -107,3 +107,21 @@ def test_every_record_is_either_accepted_or_rejected(timestamps: list[str]):
     rejected_lines = {reject.location for reject in result.rejects}
     assert len(result.frame) + len(rejected_lines) == len(records)
     assert rejected_lines.isdisjoint(result.locations.tolist())
+
+
+NUMBER_TEXTS = ["1", " 2 ", "1.5", "1e3", "+3", ".5", "5.", "-0", "", "  ", "nan", "inf", "1e400", "-1", "1_000", "abc"]
+
+
+@given(st.lists(st.one_of(st.sampled_from(NUMBER_TEXTS), st.text(alphabet="0123456789.e+- ", max_size=6)), max_size=20))
+def test_a_files_text_numbers_read_as_they_do_value_by_value(quantities: list[str]):
+    """CSV columns arrive as Arrow text and are parsed by Arrow when all of them parse; the result, and the
+    rejects when some do not, are those of parsing each value on its own (the JSON path)."""
+    records = [event(quantity=quantity) for quantity in quantities] + [event(quantity="1")]
+    as_arrow = raw(records)
+    as_arrow.frame = as_arrow.frame.astype("str")
+    by_value = validate(raw(records), KINDS["events"], now=NOW)
+    by_arrow = validate(as_arrow, KINDS["events"], now=NOW)
+    assert by_arrow.frame["quantity"].tolist() == by_value.frame["quantity"].tolist()
+    assert [(r.location, r.field, r.reason) for r in by_arrow.rejects] == [
+        (r.location, r.field, r.reason) for r in by_value.rejects
+    ]
