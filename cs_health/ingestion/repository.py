@@ -105,11 +105,14 @@ def _copy(session: Session, table: str, rows: pa.Table) -> None:
 
 
 def prepare_event_store(session: Session) -> int:
-    """Serialises ingestion (PostgreSQL; SQLite has one writer anyway) and returns the largest event id so far:
-    this transaction's new events are the ids above it."""
+    """Takes ingestion's lock and returns the largest event id so far: this transaction's new events are the ids
+    above it. The lock is PostgreSQL's advisory lock, or SQLite's one write lock (a write that changes nothing
+    takes it), so that no other writer adds events between reading that id and this transaction's inserts."""
     dialect = _dialect(session)
     if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _INGEST_LOCK})
+    else:
+        session.execute(text("UPDATE usage_event SET id = id WHERE id < 0"))
     for statement in _STAGES[dialect]:
         session.execute(text(statement))
     return int(session.execute(text("SELECT COALESCE(MAX(id), 0) FROM usage_event")).scalar_one())

@@ -185,7 +185,6 @@ def store_events(
     total = len(events)
     if not total:
         return 0, 0
-    before = repository.prepare_event_store(session)
     keys = event_keys(events)
     order = np.argsort(keys, kind="stable")
     replays = _replays(keys, order)
@@ -197,10 +196,11 @@ def store_events(
     columns = _database_columns(events, keys)
     staged_rollup = None
     if stage is None:
+        before = repository.prepare_event_store(session)
         with collection_paused():
             repository.insert_events(session, columns, order, received_at)
     else:
-        staged_rollup = _store_through(stage, session, events, columns, order, received_at, on_progress)
+        before, staged_rollup = _store_through(stage, session, events, columns, order, received_at, on_progress)
     new = repository.events_stored_since(session, before)
     if new < len(events):  # some were stored before: roll up exactly the ones stored now
         events = events.take(np.isin(keys, repository.event_keys_stored_since(session, before)))
@@ -220,20 +220,23 @@ def _store_through(
     order: np.ndarray,
     received_at: dt.datetime,
     on_progress: Progress | None,
-) -> str:
+) -> tuple[int, str]:
     """Stores the events through the stage in a worker thread (ADBC and SQLite run without the GIL) while this
-    thread rolls them up and stages the rollup, which serves as it is when every event turns out new; returns
-    the staged rollup's table. The session is the worker's alone until it is done."""
+    thread rolls them up and stages the rollup, which serves as it is when every event turns out new. Returns
+    the largest event id before (repository.prepare_event_store, called once the events are staged, so that
+    other writers wait for the insert only) and the staged rollup's table. The session is the worker's alone
+    until it is done."""
 
-    def store() -> None:
+    def store() -> int:
         stage.write_events(columns, order, on_progress)
+        before = repository.prepare_event_store(session)
         repository.insert_staged_events(session, list(columns), received_at)
+        return before
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cs-health-stage") as pool:
         stored = pool.submit(store)
         stage.write_rollup(incoming_rollup(events))
-        stored.result()
-    return STAGED_ROLLUP
+        return stored.result(), STAGED_ROLLUP
 
 
 def ingest_event_batches(

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -27,7 +28,9 @@ from cs_health.db.tables import (
 )
 from cs_health.ingestion import service as ingestion_service
 from cs_health.ingestion.contract import IMPORT_ORDER
-from cs_health.ingestion.service import import_file
+from cs_health.ingestion.items import validate_items
+from cs_health.ingestion.service import import_file, store_events
+from cs_health.ingestion.stage import EventStage
 from tests.conftest import CliInvoker
 from tests.factories import EVENTS, SAMPLES, write_csv_text, write_records
 
@@ -326,3 +329,28 @@ def test_an_import_leaves_no_stage_behind_even_when_it_fails(
         import_file(database, "events", write_records(tmp_path / "more.jsonl", more), now=NOW)
     assert count(database, UsageEvent) == stored
     assert not list(folder.glob(".cs-health-stage-*"))
+
+
+def test_an_import_counts_only_its_own_events_when_another_writer_commits_while_it_stages(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A file import stages its events for seconds before inserting them; an HTTP request storing events in the
+    meantime must neither fail the import nor be counted, or rolled up, as the import's own."""
+    if database.dialect != "sqlite":
+        pytest.skip("the scratch stage is SQLite's")
+    write_events = EventStage.write_events
+    other = [dict(EVENTS[0], message_id="from-http", user_id="u-http")]
+
+    def stage_while_another_writer_commits(stage: EventStage, *args: Any, **kwargs: Any) -> None:
+        write_events(stage, *args, **kwargs)
+        with database.transaction() as session:
+            store_events(session, validate_items(other, NOW).events, NOW.replace(tzinfo=None))
+
+    monkeypatch.setattr(EventStage, "write_events", stage_while_another_writer_commits)
+    summary = import_file(database, "events", write_records(tmp_path / "events.jsonl", EVENTS), now=NOW)
+    assert (summary.new, summary.duplicates) == (len(EVENTS), 0)
+    assert count(database, UsageEvent) == len(EVENTS) + 1
+    with database.sessions() as session:
+        per_user = session.scalar(select(func.sum(UserDailyUsage.events)))
+        per_account = session.scalar(select(func.sum(DailyUsage.events)))
+    assert per_user == per_account == len(EVENTS) + 1
