@@ -106,6 +106,7 @@ def import_file(
     with event_stage(database, kind, chunk_rows) as stage, database.transaction(stage and stage.attachments) as session:
         known = repository.known_account_ids(session) if spec.account_must_exist else None
         valid = validate(raw, spec, now=now, known_accounts=known, source=str(path))
+        del raw  # the file's text, no longer needed while the records are stored
         summary = ImportSummary(
             kind,
             str(path),

@@ -11,7 +11,7 @@ because from then on it reads a fixed snapshot of it.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -42,16 +42,29 @@ class EventStage:
         return {table.split(".")[0]: self._file(table) for table in (STAGED_EVENTS, STAGED_ROLLUP)}
 
     def write_events(self, columns: Mapping[str, np.ndarray], order: np.ndarray, on_progress: Progress | None) -> None:
-        """Stages the events' `columns` (name → one value per event, None where absent) in `order`."""
-        self._write(STAGED_EVENTS, arrow_table(columns).take(order), on_progress)
+        """Stages the events' `columns` (name → one value per event, None where absent) in `order`, a chunk at a
+        time, so that only one chunk exists twice (as taken from the columns and as written)."""
+        table = arrow_table(columns)
+        self._write(
+            STAGED_EVENTS,
+            (table.take(order[start : start + self.chunk_rows]) for start in self._starts(order)),
+            len(order),
+            on_progress,
+        )
 
     def write_rollup(self, columns: Mapping[str, np.ndarray]) -> None:
-        self._write(STAGED_ROLLUP, arrow_table(columns), None)
+        table = arrow_table(columns)
+        self._write(
+            STAGED_ROLLUP, (table.slice(start, self.chunk_rows) for start in self._starts(table)), len(table), None
+        )
+
+    def _starts(self, rows: Sized) -> range:
+        return range(0, max(len(rows), 1), self.chunk_rows)
 
     def _file(self, table: str) -> Path:
         return self.folder / f"{table.split('.')[0]}.db"
 
-    def _write(self, table: str, rows: pa.Table, on_progress: Progress | None) -> None:
+    def _write(self, table: str, chunks: Iterable[pa.Table], total: int, on_progress: Progress | None) -> None:
         name = table.split(".")[1]
         with (
             adbc_driver_sqlite.dbapi.connect(str(self._file(table)), autocommit=True) as connection,
@@ -59,10 +72,12 @@ class EventStage:
         ):
             for statement in ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF", f"DROP TABLE IF EXISTS {name}"):
                 cursor.execute(statement)
-            for start in range(0, max(len(rows), 1), self.chunk_rows):
-                cursor.adbc_ingest(name, rows.slice(start, self.chunk_rows), mode="create_append")
+            written = 0
+            for chunk in chunks:
+                cursor.adbc_ingest(name, chunk, mode="create_append")
+                written += len(chunk)
                 if on_progress:
-                    on_progress(min(start + self.chunk_rows, len(rows)), len(rows))
+                    on_progress(written, total)
 
 
 def arrow_table(columns: Mapping[str, np.ndarray]) -> pa.Table:
