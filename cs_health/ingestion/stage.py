@@ -10,6 +10,8 @@ because from then on it reads a fixed snapshot of it.
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from contextlib import closing, contextmanager
@@ -22,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from cs_health.db.engine import Database
 
+STAGE_PREFIX = ".cs-health-stage-"
 STAGED_EVENTS = "event_stage.events"
 STAGED_ROLLUP = "rollup_stage.rollup"
 _TYPES = {"event_key": pa.int64(), "quantity": pa.float64(), "events": pa.int64()}
@@ -88,10 +91,32 @@ def arrow_table(columns: Mapping[str, np.ndarray]) -> pa.Table:
 @contextmanager
 def event_stage(database: Database, kind: str, chunk_rows: int) -> Iterator[EventStage | None]:
     """A stage for an event import into a SQLite file, beside the database (the same disk, which has room for
-    it); None for anything else, which binds its rows directly."""
+    it); None for anything else, which binds its rows directly. Named after the importing process, so that a
+    later import can tell the stage of one that was killed from one still running."""
     location = make_url(str(database.engine.url)).database
     if kind != "events" or database.dialect != "sqlite" or not location or location == ":memory:":
         yield None
         return
-    with tempfile.TemporaryDirectory(prefix=".cs-health-stage-", dir=Path(location).parent) as folder:
-        yield EventStage(Path(folder), chunk_rows)
+    folder = Path(location).parent
+    remove_abandoned_stages(folder)
+    with tempfile.TemporaryDirectory(prefix=f"{STAGE_PREFIX}{os.getpid()}-", dir=folder) as stage:
+        yield EventStage(Path(stage), chunk_rows)
+
+
+def remove_abandoned_stages(folder: Path) -> None:
+    """Removes the stages of imports whose process is gone: one killed outright (SIGKILL, the OOM killer, a power
+    cut) could not remove its own."""
+    for stage in folder.glob(f"{STAGE_PREFIX}*"):
+        pid = stage.name.removeprefix(STAGE_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

@@ -8,9 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from cs_health.db.engine import Database
 from cs_health.db.tables import DailyUsage, ImportRun, UsageEvent, UserDailyUsage
+from cs_health.ingestion.stage import STAGE_PREFIX
 from tests.conftest import CliInvoker
 from tests.crash.conftest import load
 from tests.crash.support import USAGE, cli_process, database_copy, kill, run_cli, snapshot, wait_until, writing
@@ -57,7 +59,12 @@ def test_an_import_killed_mid_file_leaves_no_partial_batch_and_a_reimport_comple
     assert stored < len(in_file)
     assert imports == 0  # the killed import is not recorded as done
 
+    stages = Path(make_url(database_url).database or "").parent.glob(f"{STAGE_PREFIX}*")
+    killed_stages = list(stages) if database.dialect == "sqlite" else []
+    assert len(killed_stages) == (1 if database.dialect == "sqlite" else 0)  # the killed import left its stage
+
     again = run_cli("import", "events", str(events_file), url=database_url)
     assert again.returncode == 0, again.stderr
+    assert not any(stage.exists() for stage in killed_stages)  # the next import did
     assert counts(database)[:3] == (len(in_file),) * 3
     assert snapshot(database_url, USAGE) == expected
