@@ -40,12 +40,19 @@ def incoming_rollup(events: EventColumns) -> dict[str, np.ndarray]:
 
 def _group_codes(columns: list[np.ndarray]) -> tuple[np.ndarray, int]:
     """Dense codes of the rows' combined values, numbered in the order of the values (so the rollup's rows come
-    out in its tables' key order and fill their B-trees in sequence), and how many there are. Codes are
-    re-densified after each column, so the combined code stays below rows² and never overflows."""
+    out in its tables' key order and fill their B-trees in sequence), and how many there are. Each column's codes
+    follow its sorted values, so their mixed-radix combination sorts like the rows; one sort then numbers the
+    groups. Where the combination could overflow 64 bits, the codes are re-densified after each column."""
+    factorized = [pd.factorize(column, sort=True) for column in columns]
+    if np.prod([float(len(uniques)) for _, uniques in factorized]) < 2**62:
+        combined = np.zeros(len(columns[0]), dtype=np.int64)
+        for codes, uniques in factorized:
+            combined = combined * len(uniques) + codes
+        groups, group = np.unique(combined, return_inverse=True)
+        return group, len(groups)
     group = np.zeros(len(columns[0]), dtype=np.int64)
     groups = 1
-    for column in columns:
-        codes, uniques = pd.factorize(column, sort=True)
-        combined, group = np.unique(group * len(uniques) + codes, return_inverse=True)
-        groups = len(combined)
+    for codes, uniques in factorized:
+        combined_groups, group = np.unique(group * len(uniques) + codes, return_inverse=True)
+        groups = len(combined_groups)
     return group, groups

@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -17,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from cs_health.db.engine import Database
 from cs_health.db.tables import Account, DailyUsage, UsageEvent, UserDailyUsage
 from cs_health.ingestion.columns import DATETIME_FORMAT, EventColumns
+from cs_health.ingestion.rollup import _group_codes
 from cs_health.ingestion.service import import_file, store_events
 
 START = dt.datetime(2026, 1, 1)
@@ -137,3 +140,22 @@ def test_file_imports_keep_the_rollups_exact(database: Database, tmp_path: Path,
     summary = import_file(database, "events", path, now=RECEIVED.replace(tzinfo=dt.UTC))
     assert (summary.rejected, summary.new + summary.duplicates) == (0, len(batch))
     assert actual(database) == expected(database)
+
+
+# 100,000 rows of 100,000 possible values: about 63,000 distinct values a column, whose product overflows 2⁶²
+@pytest.mark.parametrize(("rows", "distinct"), [(2_000, 7), (100_000, 100_000)])
+def test_rollup_groups_are_numbered_in_the_order_of_their_values(rows: int, distinct: int) -> None:
+    """Groups numbered in sorted (account, day, event, user) order, whether the combined code fits 64 bits or
+    the codes are re-densified column by column."""
+    rng = np.random.default_rng(rows)
+    columns = [
+        np.array([f"acc-{value}" for value in rng.integers(0, distinct, rows)], dtype=object),
+        rng.integers(0, distinct, rows),
+        np.array([f"event {value}" for value in rng.integers(0, distinct, rows)], dtype=object),
+        np.array([f"user-{value}" for value in rng.integers(0, distinct, rows)], dtype=object),
+    ]
+    group, groups = _group_codes(columns)
+    table = pd.DataFrame({str(position): column for position, column in enumerate(columns)})
+    expected = table.groupby(list(table.columns), sort=True).ngroup().to_numpy()
+    assert groups == expected.max() + 1
+    assert group.tolist() == expected.tolist()
