@@ -24,6 +24,9 @@ SQLITE_PRAGMAS = (
     # Checkpoint every ~40 MB of WAL rather than 4 MB: telemetry rewrites the same index pages in every commit,
     # and a page is copied back to the database once per checkpoint however often it changed in between.
     "PRAGMA wal_autocheckpoint=10000",
+    # A big import's transaction grows the WAL file to its size (440 MB after the demo); once checkpointed, it is
+    # cut back to 64 MB instead of keeping that disk.
+    "PRAGMA journal_size_limit=67108864",
 )
 
 
