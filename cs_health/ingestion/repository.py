@@ -104,6 +104,14 @@ def _copy(session: Session, table: str, rows: pa.Table) -> None:
             copy.write(buffer.getvalue().to_pybytes())
 
 
+def _executemany(session: Session, statement: str, columns: Mapping[str, np.ndarray]) -> None:
+    """sqlite3's executemany of the columns' rows on the session's connection, past SQLAlchemy's per-row work."""
+    rows = list(zip(*(values.tolist() for values in columns.values()), strict=True))
+    driver = session.connection().connection.driver_connection
+    with closing(driver.cursor()) as cursor:
+        cursor.executemany(statement, rows)
+
+
 def prepare_event_store(session: Session) -> int:
     """Takes ingestion's lock and returns the largest event id so far: this transaction's new events are the ids
     above it. The lock is PostgreSQL's advisory lock, or SQLite's one write lock (a write that changes nothing
@@ -130,10 +138,7 @@ def insert_events(
         statement = (
             f"INSERT OR IGNORE INTO usage_event ({', '.join(names)}, received_at) VALUES ({placeholders}, '{received}')"
         )
-        rows = list(zip(*(values[order].tolist() for values in columns.values()), strict=True))
-        driver = session.connection().connection.driver_connection
-        with closing(driver.cursor()) as cursor:
-            cursor.executemany(statement, rows)
+        _executemany(session, statement, {name: values[order] for name, values in columns.items()})
         return
     session.execute(text("TRUNCATE incoming_event"))
     _copy(session, "incoming_event", arrow_table(columns).take(order))
@@ -173,11 +178,8 @@ def stage_rollup(session: Session, rollup: Mapping[str, np.ndarray]) -> str:
     returns its name, the source for merge_rollup."""
     session.execute(text("DELETE FROM incoming_rollup"))
     if _dialect(session) == "sqlite":
-        rows = list(zip(*(rollup[name].tolist() for name in ROLLUP_COLUMNS), strict=True))
         placeholders = ", ".join("?" * len(ROLLUP_COLUMNS))
-        driver = session.connection().connection.driver_connection
-        with closing(driver.cursor()) as cursor:
-            cursor.executemany(f"INSERT INTO incoming_rollup VALUES ({placeholders})", rows)
+        _executemany(session, f"INSERT INTO incoming_rollup VALUES ({placeholders})", rollup)
     else:
         _copy(session, "incoming_rollup", arrow_table(rollup))
     return "incoming_rollup"

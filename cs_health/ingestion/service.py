@@ -200,6 +200,8 @@ def store_events(
         before = repository.prepare_event_store(session)
         with collection_paused():
             repository.insert_events(session, columns, order, received_at)
+        if on_progress:
+            on_progress(len(events), len(events))
     else:
         before, staged_rollup = _store_through(stage, session, events, columns, order, received_at, on_progress)
     new = repository.events_stored_since(session, before)
