@@ -19,8 +19,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cs_health.db.tables import Account, ImportRun, UsageEvent
+from cs_health.ingestion.columns import arrow_table
 from cs_health.ingestion.rollup import ROLLUP_COLUMNS
-from cs_health.ingestion.stage import STAGED_EVENTS, arrow_table
+from cs_health.ingestion.stage import STAGED_EVENTS
 
 EVENT_COLUMNS = ("event_key", "message_id", "account_id", "user_id", "event", "timestamp", "quantity", "properties")
 _KEY_CHUNK = 10_000

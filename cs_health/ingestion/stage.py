@@ -23,11 +23,12 @@ import pyarrow as pa
 from sqlalchemy.engine import make_url
 
 from cs_health.db.engine import Database
+from cs_health.ingestion.columns import arrow_table
+from cs_health.processes import process_alive
 
 STAGE_PREFIX = ".cs-health-stage-"
 STAGED_EVENTS = "event_stage.events"
 STAGED_ROLLUP = "rollup_stage.rollup"
-_TYPES = {"event_key": pa.int64(), "quantity": pa.float64(), "events": pa.int64()}
 
 Progress = Callable[[int, int], None]
 
@@ -83,11 +84,6 @@ class EventStage:
                     on_progress(written, total)
 
 
-def arrow_table(columns: Mapping[str, np.ndarray]) -> pa.Table:
-    """Columns of events or of their rollup as an Arrow table: text as strings, None as null."""
-    return pa.table({name: pa.array(values, type=_TYPES.get(name, pa.string())) for name, values in columns.items()})
-
-
 @contextmanager
 def event_stage(database: Database, kind: str, chunk_rows: int) -> Iterator[EventStage | None]:
     """A stage for an event import into a SQLite file, beside the database (the same disk, which has room for
@@ -108,15 +104,5 @@ def remove_abandoned_stages(folder: Path) -> None:
     cut) could not remove its own."""
     for stage in folder.glob(f"{STAGE_PREFIX}*"):
         pid = stage.name.removeprefix(STAGE_PREFIX).split("-", 1)[0]
-        if pid.isdigit() and not _running(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(stage, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True

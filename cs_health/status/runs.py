@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from cs_health.db.tables import PipelineRun
+from cs_health.processes import process_alive
 from cs_health.status import repository
 
 RUNNING, ABANDONED = "running", "abandoned"
@@ -21,16 +22,6 @@ def owner() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process holds that id now
-        return True
-    return True
-
-
 def is_abandoned(run: PipelineRun) -> bool:
     """A `running` run started on this host by a process that no longer exists. Runs of other hosts cannot be
     checked from here and stay `running` until a run on their own host looks at them."""
@@ -38,7 +29,7 @@ def is_abandoned(run: PipelineRun) -> bool:
     if run.status != RUNNING or recorded.get("host") != socket.gethostname():
         return False
     pid = recorded.get("pid")
-    return isinstance(pid, int) and pid != os.getpid() and not _process_alive(pid)
+    return isinstance(pid, int) and pid != os.getpid() and not process_alive(pid)
 
 
 def mark_abandoned(session: Session, now: dt.datetime) -> list[int]:
