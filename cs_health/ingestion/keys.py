@@ -35,7 +35,7 @@ def event_keys(events: EventColumns) -> np.ndarray:
     if has_message.any():
         keys[has_message] = hash_array(events.message_id[has_message], categorize=False)
     anonymous = events.take(~has_message)
-    micros = np.array(anonymous.timestamp.tolist(), dtype="datetime64[us]").view(np.int64)
+    micros = timestamp_micros(anonymous.timestamp)
     fields = _hash_text(anonymous.account_id)
     for part in (
         _hash_text(anonymous.event),
@@ -47,6 +47,17 @@ def event_keys(events: EventColumns) -> np.ndarray:
         fields = (fields * MIX) ^ part
     keys[~has_message] = fields
     return keys.view(np.int64)
+
+
+def timestamp_micros(timestamps: np.ndarray) -> np.ndarray:
+    """int64 microseconds of timestamps held as text in the database's format (see ingestion.columns)."""
+    return np.array(timestamps, dtype="datetime64[us]").view(np.int64)
+
+
+def event_identities(keys: np.ndarray, micros: np.ndarray) -> np.ndarray:
+    """One int64 per event for telling events apart in memory, as the table's key (timestamp, event_key) does:
+    a replay repeats both its key and its time."""
+    return ((keys.view(np.uint64) * MIX) ^ hash_array(micros)).view(np.int64)
 
 
 def record_id(*parts: object) -> str:

@@ -1,7 +1,7 @@
-"""Every SQL statement of ingestion. Events take a bulk path: executemany straight into the event table on
-SQLite (or INSERT … SELECT from a file import's attached stage), COPY into a stage on PostgreSQL; duplicates fall on
-the unique event key, and the new rows (the ids above the largest before) are rolled up per user and day in memory,
-staged, and added to the rollups by set-based SQL in the same transaction."""
+"""Every SQL statement of ingestion. Events take a bulk path: one INSERT … SELECT from a JSON array on SQLite (or
+from a file import's attached stage), COPY into a stage on PostgreSQL; duplicates fall on the event table's key
+(timestamp, event_key), the count of rows stored says which events were new, and those are rolled up per user and
+day in memory, staged, and added to the rollups by set-based SQL in the same transaction."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from contextlib import closing
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from sqlalchemy import DateTime, Table, TextClause, bindparam, delete, func, select, text
@@ -20,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from cs_health.db.tables import Account, ImportRun, UsageEvent
 from cs_health.ingestion.columns import arrow_table
-from cs_health.ingestion.rollup import ROLLUP_COLUMNS
 from cs_health.ingestion.stage import STAGED_EVENTS
 
 EVENT_COLUMNS = ("event_key", "message_id", "account_id", "user_id", "event", "timestamp", "quantity", "properties")
@@ -105,73 +105,111 @@ def _copy(session: Session, table: str, rows: pa.Table) -> None:
             copy.write(buffer.getvalue().to_pybytes())
 
 
-def _executemany(session: Session, statement: str, columns: Mapping[str, np.ndarray]) -> None:
-    """sqlite3's executemany of the columns' rows on the session's connection, past SQLAlchemy's per-row work."""
-    rows = list(zip(*(values.tolist() for values in columns.values()), strict=True))
-    driver = session.connection().connection.driver_connection
-    with closing(driver.cursor()) as cursor:
-        cursor.executemany(statement, rows)
+def _insert_rows(
+    session: Session, table: str, columns: Mapping[str, np.ndarray], *, constants: Mapping[str, str] | None = None
+) -> int:
+    """The columns' rows into `table` on SQLite (plus `constants`, SQL literals, in every row; duplicates of a
+    unique key ignored), sent as one JSON array that SQLite unpacks itself (json_each). One statement is one
+    step, and sqlite3 releases the GIL around each step: executemany's step per row made the writer wait for the
+    GIL again after every row while request threads were validating (up to the 5 ms switch interval each time,
+    which added up to seconds per batch under load). Returns how many rows were stored."""
+    constants = constants or {}
+    head = f"INSERT OR IGNORE INTO {table} ({', '.join([*columns, *constants])})"
+    values = [column.tolist() for column in columns.values()]
+    literals = "".join(f", {literal}" for literal in constants.values())
+    try:
+        rows = orjson.dumps(list(zip(*values, strict=True)))
+    except TypeError:  # text orjson will not write (a lone surrogate): bind the rows one by one instead
+        driver = session.connection().connection.driver_connection
+        with closing(driver.cursor()) as cursor:
+            placeholders = ", ".join("?" * len(values))
+            cursor.executemany(f"{head} VALUES ({placeholders}{literals})", list(zip(*values, strict=True)))
+            return int(cursor.rowcount)
+    fields = ", ".join(f"json_extract(value, '$[{position}]')" for position in range(len(values)))
+    return _rowcount(
+        session.connection().exec_driver_sql(f"{head} SELECT {fields}{literals} FROM json_each(?)", (rows,))
+    )
 
 
-def prepare_event_store(session: Session) -> int:
-    """Takes ingestion's lock and returns the largest event id so far: this transaction's new events are the ids
-    above it. The lock is PostgreSQL's advisory lock, or SQLite's one write lock (a write that changes nothing
-    takes it), so that no other writer adds events between reading that id and this transaction's inserts."""
+def prepare_event_store(session: Session) -> None:
+    """Begins the store: the transaction itself on SQLite, ingestion's advisory lock on PostgreSQL (so that event
+    stores run one at a time there as they do on SQLite, with its one write lock, and each knows exactly which
+    events it stored), and this connection's staging tables."""
     dialect = _dialect(session)
     if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _INGEST_LOCK})
-    else:
-        session.execute(text("UPDATE usage_event SET id = id WHERE id < 0"))
+    else:  # sqlite3 begins only before a write; a savepoint outside a transaction would commit when released
+        driver = session.connection().connection.driver_connection
+        if not driver.in_transaction:
+            session.connection().exec_driver_sql("BEGIN")
     for statement in _STAGES[dialect]:
         session.execute(text(statement))
-    return int(session.execute(text("SELECT COALESCE(MAX(id), 0) FROM usage_event")).scalar_one())
 
 
 def insert_events(
     session: Session, columns: Mapping[str, np.ndarray], order: np.ndarray, received_at: dt.datetime
-) -> None:
-    """Stores events (EVENT_COLUMNS, one value per event), in `order`, whose key is not stored yet (the unique key
-    drops the others)."""
+) -> int:
+    """Stores events (EVENT_COLUMNS, one value per event), in `order`, whose (timestamp, event_key) is not stored
+    yet (the primary key drops the others); returns how many it stored."""
     names = list(columns)
     if _dialect(session) == "sqlite":
         received = received_at.strftime("%Y-%m-%d %H:%M:%S.%f")
-        placeholders = ", ".join("?" * len(names))
-        statement = (
-            f"INSERT OR IGNORE INTO usage_event ({', '.join(names)}, received_at) VALUES ({placeholders}, '{received}')"
-        )
-        _executemany(session, statement, {name: values[order] for name, values in columns.items()})
-        return
+        ordered = {name: values[order] for name, values in columns.items()}
+        return _insert_rows(session, "usage_event", ordered, constants={"received_at": f"'{received}'"})
     session.execute(text("TRUNCATE incoming_event"))
     _copy(session, "incoming_event", arrow_table(columns).take(order))
     selected = ", ".join(names)
-    session.execute(
-        _with_received_at(
-            f"""INSERT INTO usage_event ({selected}, received_at) SELECT {selected}, :received_at FROM incoming_event
-                ON CONFLICT (event_key) DO NOTHING"""
-        ),
-        {"received_at": received_at},
+    return _rowcount(
+        session.execute(
+            _with_received_at(
+                f"""INSERT INTO usage_event ({selected}, received_at)
+                    SELECT {selected}, :received_at FROM incoming_event
+                    ON CONFLICT (timestamp, event_key) DO NOTHING"""
+            ),
+            {"received_at": received_at},
+        )
     )
 
 
-def insert_staged_events(session: Session, names: Sequence[str], received_at: dt.datetime) -> None:
-    """Stores the attached stage's events (see ingestion.stage) whose key is not stored yet."""
+def insert_staged_events(session: Session, names: Sequence[str], received_at: dt.datetime) -> int:
+    """Stores the attached stage's events (see ingestion.stage) that are not stored yet; returns how many."""
     columns = ", ".join(names)
-    session.execute(
-        _with_received_at(
-            f"""INSERT OR IGNORE INTO usage_event ({columns}, received_at)
-                SELECT {columns}, :received_at FROM {STAGED_EVENTS}"""
-        ),
-        {"received_at": received_at},
+    return _rowcount(
+        session.execute(
+            _with_received_at(
+                f"""INSERT OR IGNORE INTO usage_event ({columns}, received_at)
+                    SELECT {columns}, :received_at FROM {STAGED_EVENTS}"""
+            ),
+            {"received_at": received_at},
+        )
     )
 
 
-def events_stored_since(session: Session, before: int) -> int:
-    return int(session.execute(text("SELECT COUNT(*) FROM usage_event WHERE id > :id"), {"id": before}).scalar_one())
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount)
 
 
-def event_keys_stored_since(session: Session, before: int) -> list[int]:
-    """The keys of the events this transaction stored: the ids above `before`."""
-    return list(session.scalars(text("SELECT event_key FROM usage_event WHERE id > :id"), {"id": before}))
+def stored_among(session: Session, timestamps: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Which of these events (timestamp text, event_key) are stored already, as a mask."""
+    stored = np.zeros(len(keys), dtype=bool)
+    if _dialect(session) == "sqlite":
+        pairs = orjson.dumps(list(zip(timestamps.tolist(), keys.tolist(), strict=True)))
+        positions = session.connection().exec_driver_sql(
+            """SELECT j.key FROM json_each(?) j WHERE EXISTS (SELECT 1 FROM usage_event u
+               WHERE u.timestamp = json_extract(j.value, '$[0]') AND u.event_key = json_extract(j.value, '$[1]'))""",
+            (pairs,),
+        )
+    else:
+        positions = session.execute(
+            text(
+                """SELECT i.n - 1 FROM unnest(CAST(:timestamps AS timestamp[]), CAST(:keys AS bigint[]))
+                   WITH ORDINALITY AS i(at, event_key, n)
+                   WHERE EXISTS (SELECT 1 FROM usage_event u WHERE u.timestamp = i.at AND u.event_key = i.event_key)"""
+            ),
+            {"timestamps": timestamps.tolist(), "keys": keys.tolist()},
+        )
+    stored[[int(position) for (position,) in positions]] = True
+    return stored
 
 
 def stage_rollup(session: Session, rollup: Mapping[str, np.ndarray]) -> str:
@@ -179,8 +217,7 @@ def stage_rollup(session: Session, rollup: Mapping[str, np.ndarray]) -> str:
     returns its name, the source for merge_rollup."""
     session.execute(text("DELETE FROM incoming_rollup"))
     if _dialect(session) == "sqlite":
-        placeholders = ", ".join("?" * len(ROLLUP_COLUMNS))
-        _executemany(session, f"INSERT INTO incoming_rollup VALUES ({placeholders})", rollup)
+        _insert_rows(session, "incoming_rollup", rollup)
     else:
         _copy(session, "incoming_rollup", arrow_table(rollup))
     return "incoming_rollup"

@@ -36,7 +36,7 @@ from cs_health.ingestion import repository
 from cs_health.ingestion.columns import EventColumns
 from cs_health.ingestion.contract import KINDS
 from cs_health.ingestion.items import EventBatch
-from cs_health.ingestion.keys import event_keys, record_id
+from cs_health.ingestion.keys import event_identities, event_keys, record_id, timestamp_micros
 from cs_health.ingestion.readers import read_table
 from cs_health.ingestion.rejects import Reject, rejects_path, write_rejects
 from cs_health.ingestion.rollup import incoming_rollup
@@ -155,11 +155,12 @@ def _database_columns(events: EventColumns, keys: np.ndarray) -> dict[str, np.nd
     return columns
 
 
-def _replays(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Where an event repeats the key of an event before it in the batch (`order` sorts the keys stably): such
-    a replay is a duplicate, as it would be in a later batch."""
-    repeated = np.zeros(len(keys), dtype=bool)
-    repeated[order[1:]] = keys[order[1:]] == keys[order[:-1]]
+def _replays(identities: np.ndarray) -> np.ndarray:
+    """Where an event repeats an event before it in the batch (same key, same time): such a replay is a
+    duplicate, as it would be in a later batch."""
+    order = np.argsort(identities, kind="stable")
+    repeated = np.zeros(len(identities), dtype=bool)
+    repeated[order[1:]] = identities[order[1:]] == identities[order[:-1]]
     return repeated
 
 
@@ -186,33 +187,49 @@ def store_events(
     total = len(events)
     if not total:
         return 0, 0
-    keys = event_keys(events)
-    order = np.argsort(keys, kind="stable")
-    replays = _replays(keys, order)
+    keys, micros = event_keys(events), timestamp_micros(events.timestamp)
+    replays = _replays(event_identities(keys, micros))
     if replays.any():
-        events, keys = events.take(~replays), keys[~replays]
-        order = np.argsort(keys, kind="stable")
+        events, keys, micros = events.take(~replays), keys[~replays], micros[~replays]
     # Events stay in arrival order, where each column's values lie in memory in sequence, and are only written
-    # in key order (so the unique index fills in order); taking them in key order first costs cache misses.
+    # in time order, the table's key order; taking them in that order first costs cache misses.
+    order = np.argsort(micros, kind="stable")
     columns = _database_columns(events, keys)
     staged_rollup = None
     if stage is None:
-        before = repository.prepare_event_store(session)
+        repository.prepare_event_store(session)
         with collection_paused():
-            repository.insert_events(session, columns, order, received_at)
+            stored = _insert_exactly(
+                session, columns, lambda: repository.insert_events(session, columns, order, received_at)
+            )
         if on_progress:
             on_progress(len(events), len(events))
     else:
-        before, staged_rollup = _store_through(stage, session, events, columns, order, received_at, on_progress)
-    new = repository.events_stored_since(session, before)
-    if new < len(events):  # some were stored before: roll up exactly the ones stored now
-        events = events.take(np.isin(keys, repository.event_keys_stored_since(session, before)))
-        staged_rollup = None
-    if new:
+        stored, staged_rollup = _store_through(stage, session, events, columns, order, received_at, on_progress)
+    if not stored.all():  # some were stored before: roll up exactly the ones stored now
+        events, staged_rollup = events.take(stored), None
+    if len(events):
         with collection_paused():
             source = staged_rollup or repository.stage_rollup(session, incoming_rollup(events))
             repository.merge_rollup(session, source, received_at)
-    return new, total - new
+    return len(events), total - len(events)
+
+
+def _insert_exactly(session: Session, columns: dict[str, np.ndarray], insert: Callable[[], int]) -> np.ndarray:
+    """Runs `insert`, which stores the events not stored yet and says how many, and returns which ones it
+    stored. All or none being new (the count tells) is the rule; for a mix, which ones were stored before is
+    looked up with the insert undone (a savepoint), then the insert runs again."""
+    total = len(columns["event_key"])
+    savepoint = session.begin_nested()
+    new = insert()
+    if new in (0, total):
+        savepoint.commit()
+        return np.full(total, new == total)
+    savepoint.rollback()
+    fresh = ~repository.stored_among(session, columns["timestamp"], columns["event_key"])
+    if insert() != fresh.sum():
+        raise RuntimeError("events were stored by another writer while this store held ingestion's lock")
+    return fresh
 
 
 def _store_through(
@@ -223,18 +240,17 @@ def _store_through(
     order: np.ndarray,
     received_at: dt.datetime,
     on_progress: Progress | None,
-) -> tuple[int, str]:
+) -> tuple[np.ndarray, str]:
     """Stores the events through the stage in a worker thread (ADBC and SQLite run without the GIL) while this
     thread rolls them up and stages the rollup, which serves as it is when every event turns out new. Returns
-    the largest event id before (repository.prepare_event_store, called once the events are staged, so that
-    other writers wait for the insert only) and the staged rollup's table. The session is the worker's alone
-    until it is done."""
+    which events were stored (see _insert_exactly) and the staged rollup's table. The session is the worker's
+    alone until it is done."""
 
-    def store() -> int:
+    def store() -> np.ndarray:
         stage.write_events(columns, order, on_progress)
-        before = repository.prepare_event_store(session)
-        repository.insert_staged_events(session, list(columns), received_at)
-        return before
+        repository.prepare_event_store(session)
+        names = list(columns)
+        return _insert_exactly(session, columns, lambda: repository.insert_staged_events(session, names, received_at))
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cs-health-stage") as pool:
         stored = pool.submit(store)

@@ -143,6 +143,24 @@ def test_replayed_message_ids_are_not_double_counted(client: TestClient, ingest_
     assert daily(database, day) == (7, 14.0, 3)
 
 
+def test_a_replay_is_the_same_message_at_the_same_moment_in_any_notation(
+    client: TestClient, ingest_key: str, database: Database
+) -> None:
+    """Events are keyed by their time and message id: a retry carries both, whichever UTC offset it writes the
+    time in; a message id reused for another moment is another event (see UsageEvent)."""
+    moment = (TODAY - dt.timedelta(days=1)).replace(hour=10, minute=0, tzinfo=dt.UTC)
+    in_utc = event(1, timestamp=moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    in_paris = event(1, timestamp=moment.astimezone(dt.timezone(dt.timedelta(hours=1))).isoformat())
+    first = client.post(URL, json=[in_utc], headers=bearer(ingest_key)).json()
+    retried = client.post(URL, json=[in_paris], headers=bearer(ingest_key)).json()
+    later = client.post(
+        URL, json=[event(1, timestamp=(moment + dt.timedelta(minutes=5)).isoformat())], headers=bearer(ingest_key)
+    )
+    assert (first["accepted"], retried["duplicates"], later.json()["accepted"]) == (1, 1, 1)
+    assert stored(database) == 2
+    assert daily(database, moment.date()) == (2, 2.0, 1)
+
+
 def test_file_import_and_http_share_the_deduplication(
     client: TestClient, ingest_key: str, database: Database, cli: CliInvoker, tmp_path: Path
 ) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
+from alembic import command
 from cs_health.db.engine import Database
-from cs_health.db.migrate import current_revision, head_revision
-from cs_health.db.tables import Base
+from cs_health.db.migrate import alembic_config, current_revision, head_revision
+from cs_health.db.tables import Base, UsageEvent
 from tests.conftest import CliInvoker
 
 
@@ -43,3 +46,23 @@ def test_init_creates_a_fresh_sqlite_file_with_wal_and_foreign_keys(cli: CliInvo
         inspect(database.engine).get_table_names()
     )
     database.engine.dispose()
+
+
+def test_events_stored_before_their_table_was_keyed_by_time_survive_the_upgrade(database: Database):
+    """Revision 7c3f1a9e5d24 rebuilds usage_event (SQLite) or swaps its keys in place (PostgreSQL); the events
+    already stored are kept, under the key that deduplicates them from then on."""
+    config = alembic_config(database.engine)
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "f0520cd02ed7")
+        connection.execute(
+            text(
+                """INSERT INTO usage_event (event_key, message_id, account_id, event, timestamp, quantity, received_at)
+                   VALUES (42, 'm-1', 'acc-1', 'login', '2026-11-01 10:00:00', 2, '2026-11-01 10:00:05')"""
+            )
+        )
+        command.upgrade(config, "head")
+    with database.sessions() as session:
+        kept = session.execute(select(UsageEvent.timestamp, UsageEvent.event_key, UsageEvent.quantity)).all()
+    assert kept == [(dt.datetime(2026, 11, 1, 10), 42, 2.0)]
+    assert current_revision(database.engine) == head_revision(database.engine)

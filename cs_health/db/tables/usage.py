@@ -14,25 +14,25 @@ from cs_health.db.tables.accounts import ID, Account
 ANONYMOUS_USER = ""
 
 
-EVENT_ID = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY is SQLite's rowid: appends
-
-
 class UsageEvent(Base):
-    """One product event. `event_key` is a 64-bit hash of the message id (or of the event's fields when it has
-    none) and is unique, which is the deduplication. `id` grows with arrival, so one import's new rows are a
-    range of ids that the rollups read back without a second index."""
+    """One product event, clustered on its identity: the time it happened, then `event_key`, a 64-bit hash of the
+    message id (or of the event's fields when it has none). A replay (same message, same time) hits the same
+    key and is dropped, which is the deduplication. Keyed by time first, the table is one B-tree (SQLite WITHOUT
+    ROWID) whose inserts land where recent time is, a few pages per batch; keyed by the hash alone, every event
+    dirtied a random page of a unique index (9× the cost of a 500-event transaction at 660k events, growing with
+    history)."""
 
     __tablename__ = "usage_event"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_with_rowid": False}
 
-    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
-    event_key: Mapped[int] = mapped_column(BigInteger, unique=True)
+    timestamp: Mapped[dt.datetime] = mapped_column(DateTime, primary_key=True)
+    event_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     message_id: Mapped[str | None] = mapped_column(String(255))
     # No foreign key on purpose: a per-row check doubles the cost of ingesting telemetry, and the one write path
     # (ingestion's store) creates any unknown account in the same transaction before storing its events.
     account_id: Mapped[str] = mapped_column(ID)
     user_id: Mapped[str | None] = mapped_column(ID)
     event: Mapped[str] = mapped_column(String(200))
-    timestamp: Mapped[dt.datetime] = mapped_column(DateTime)
     quantity: Mapped[float] = mapped_column(Float, default=1.0)
     properties: Mapped[dict[str, Any] | None] = mapped_column()
     received_at: Mapped[dt.datetime] = mapped_column(DateTime)
