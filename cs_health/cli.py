@@ -27,6 +27,7 @@ from cs_health.db.migrate import ensure_ready, upgrade
 from cs_health.exceptions import CSHealthError, InvalidInput
 from cs_health.ingestion.rejects import describe
 from cs_health.ingestion.service import ImportSummary, import_file
+from cs_health.progress import Progress as ProgressCallback
 from cs_health.status.service import status as status_report
 
 EXIT_REJECTED = 2
@@ -92,7 +93,7 @@ def open_database() -> Database:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(description: str) -> Iterator[ProgressCallback]:
     """A progress bar on a terminal; silent when output is piped."""
     with Progress(
         TextColumn("{task.description}"),
@@ -105,8 +106,9 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
     ) as progress:
         task = progress.add_task(description, total=None)
 
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+        def update(done: int, total: int, phase: str | None = None) -> None:
+            label = f"{description}: {phase}" if phase else description
+            progress.update(task, completed=done, total=total, description=label)
 
         yield update
 

@@ -27,8 +27,9 @@ from cs_health.demo.generator import generate_portfolio, write_portfolio
 from cs_health.exceptions import Conflict
 from cs_health.ingestion.service import import_file
 from cs_health.pipeline import HEALTH, STAGES, run_pipeline
+from cs_health.progress import Progress
 
-ProgressFactory = Callable[[str], AbstractContextManager[Callable[[int, int], None]]]
+ProgressFactory = Callable[[str], AbstractContextManager[Progress]]
 
 
 @dataclass

@@ -43,8 +43,7 @@ from cs_health.ingestion.rollup import incoming_rollup
 from cs_health.ingestion.schemas import BatchResult, ItemError
 from cs_health.ingestion.stage import STAGED_ROLLUP, EventStage, event_stage
 from cs_health.ingestion.validation import Validated, validate
-
-Progress = Callable[[int, int], None]
+from cs_health.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -144,6 +143,8 @@ def import_file(
                 )
             ],
         )
+        if on_progress:
+            on_progress(len(valid.frame), len(valid.frame), "committing")
     return summary
 
 
@@ -209,6 +210,8 @@ def store_events(
     if not stored.all():  # some were stored before: roll up exactly the ones stored now
         events, staged_rollup = events.take(stored), None
     if len(events):
+        if on_progress:
+            on_progress(total, total, "rolling up")
         with collection_paused():
             source = staged_rollup or repository.stage_rollup(session, incoming_rollup(events))
             repository.merge_rollup(session, source, received_at)
@@ -248,6 +251,8 @@ def _store_through(
 
     def store() -> np.ndarray:
         stage.write_events(columns, order, on_progress)
+        if on_progress:
+            on_progress(len(events), len(events), "storing")
         repository.prepare_event_store(session)
         names = list(columns)
         return _insert_exactly(session, columns, lambda: repository.insert_staged_events(session, names, received_at))

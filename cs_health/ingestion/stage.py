@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -25,12 +25,11 @@ from sqlalchemy.engine import make_url
 from cs_health.db.engine import Database
 from cs_health.ingestion.columns import arrow_table
 from cs_health.processes import process_alive
+from cs_health.progress import Progress
 
 STAGE_PREFIX = ".cs-health-stage-"
 STAGED_EVENTS = "event_stage.events"
 STAGED_ROLLUP = "rollup_stage.rollup"
-
-Progress = Callable[[int, int], None]
 
 
 class EventStage:

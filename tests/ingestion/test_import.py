@@ -354,3 +354,25 @@ def test_an_import_counts_only_its_own_events_when_another_writer_commits_while_
         per_user = session.scalar(select(func.sum(UserDailyUsage.events)))
         per_account = session.scalar(select(func.sum(DailyUsage.events)))
     assert per_user == per_account == len(EVENTS) + 1
+
+
+def test_an_events_import_reports_its_progress_through_to_the_commit(database: Database, tmp_path: Path):
+    """The count of events staged, then the steps a count says nothing about, in the order they run; the bar
+    no longer sits at 100 % in silence while the events are stored, rolled up and committed."""
+    reports: list[tuple[int, int, str | None]] = []
+    path = write_records(tmp_path / "events.jsonl", EVENTS)
+    import_file(
+        database,
+        "events",
+        path,
+        now=NOW,
+        on_progress=lambda done, total, phase=None: reports.append((done, total, phase)),
+    )
+    phases = [phase for _, _, phase in reports if phase]
+    assert phases == (
+        ["storing", "rolling up", "committing"] if database.dialect == "sqlite" else ["rolling up", "committing"]
+    )
+    counts = [done for done, _, phase in reports if not phase]
+    assert counts == sorted(counts)
+    assert counts[-1] == len(EVENTS)
+    assert {total for _, total, _ in reports} == {len(EVENTS)}
