@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import closing
 from typing import Any
 
 import numpy as np
@@ -109,23 +108,15 @@ def _insert_rows(
     session: Session, table: str, columns: Mapping[str, np.ndarray], *, constants: Mapping[str, str] | None = None
 ) -> int:
     """The columns' rows into `table` on SQLite (plus `constants`, SQL literals, in every row; duplicates of a
-    unique key ignored), sent as one JSON array that SQLite unpacks itself (json_each). One statement is one
-    step, and sqlite3 releases the GIL around each step: executemany's step per row made the writer wait for the
-    GIL again after every row while request threads were validating (up to the 5 ms switch interval each time,
-    which added up to seconds per batch under load). Returns how many rows were stored."""
+    unique key ignored), sent as one JSON array that SQLite unpacks itself (json_each); returns how many rows were
+    stored. One statement is one step, and sqlite3 releases the GIL around each step: executemany's step per row
+    made the writer win the GIL back after every row while request threads were validating (up to the 5 ms
+    switch interval each time, seconds per batch under load)."""
     constants = constants or {}
     head = f"INSERT OR IGNORE INTO {table} ({', '.join([*columns, *constants])})"
-    values = [column.tolist() for column in columns.values()]
+    rows = orjson.dumps(list(zip(*(column.tolist() for column in columns.values()), strict=True)))
+    fields = ", ".join(f"json_extract(value, '$[{position}]')" for position in range(len(columns)))
     literals = "".join(f", {literal}" for literal in constants.values())
-    try:
-        rows = orjson.dumps(list(zip(*values, strict=True)))
-    except TypeError:  # text orjson will not write (a lone surrogate): bind the rows one by one instead
-        driver = session.connection().connection.driver_connection
-        with closing(driver.cursor()) as cursor:
-            placeholders = ", ".join("?" * len(values))
-            cursor.executemany(f"{head} VALUES ({placeholders}{literals})", list(zip(*values, strict=True)))
-            return int(cursor.rowcount)
-    fields = ", ".join(f"json_extract(value, '$[{position}]')" for position in range(len(values)))
     return _rowcount(
         session.connection().exec_driver_sql(f"{head} SELECT {fields}{literals} FROM json_each(?)", (rows,))
     )
