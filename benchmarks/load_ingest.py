@@ -121,7 +121,7 @@ def served(folder: Path) -> Iterator[tuple[str, dict[str, str], str]]:
     env = {**os.environ, "CS_HEALTH_DATABASE_URL": url, "CS_HEALTH_DATA_DIR": str(folder / "data")}
     cli("init", env=env)
     port = free_port()
-    with serving([*CLI, "serve", "--port", str(port)], env, port) as base:
+    with serving([*CLI, "serve", "--port", str(port)], env, port) as (base, _process):
         yield base, env, url
 
 
