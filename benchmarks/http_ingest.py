@@ -196,13 +196,22 @@ def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[tupl
         process.wait(timeout=30)
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of a process so far (Linux /proc; None elsewhere)."""
+def _stat(pid: int | str) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU so far of a process and its live children, the event writer process among them (Linux
+    /proc; None elsewhere)."""
+    fields = _stat(pid)
+    if fields is None:
+        return None
+    children = [stat for entry in Path("/proc").iterdir() if entry.name.isdigit() and (stat := _stat(entry.name))]
+    ticks = sum(int(stat[11]) + int(stat[12]) for stat in [fields, *(s for s in children if s[1] == str(pid))])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def run_driver(server: tuple[str, subprocess.Popen[bytes]], path: str, key: str, args: argparse.Namespace) -> dict:

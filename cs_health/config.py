@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -51,6 +52,8 @@ class Settings(BaseSettings):
     KEY_FEATURES: dict[str, list[str]] = Field(default_factory=dict)
     MAX_REQUEST_BYTES: int = Field(default=5 * 1024 * 1024, ge=1_024)
     MAX_EVENTS_PER_REQUEST: int = Field(default=5_000, ge=1)
+    # POST /api/v1/events stores through a writer process of its own ("process"), or in the server ("thread").
+    INGEST_WRITER: Literal["process", "thread"] = "process"
     # Ingestion requests (POST /api/v1/events, Segment /v1/*) per second per API key, per server process; 0 = off.
     INGEST_RATE_LIMIT: float = Field(default=500.0, ge=0)
     INGEST_RATE_BURST: int = Field(default=1_000, ge=1)  # requests a key may send at once before the rate applies

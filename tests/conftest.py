@@ -113,6 +113,8 @@ def database_in(
     monkeypatch.setenv("CS_HEALTH_DATA_DIR", str(folder / "data"))
     # Prophet fits are exercised by tests/models and tests/churn; elsewhere the vectorised forecast keeps runs quick.
     monkeypatch.setenv("CS_HEALTH_FORECAST_PROPHET", "false")
+    # A writer process per test database would cost a spawn each; tests/api/test_writer_process.py covers it.
+    monkeypatch.setenv("CS_HEALTH_INGEST_WRITER", "thread")
     monkeypatch.chdir(folder)
     get_settings.cache_clear()
     try:

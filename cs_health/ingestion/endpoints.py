@@ -1,15 +1,14 @@
 """Telemetry routes: `POST /api/v1/events` (native batches) and the Segment Tracking API under `/v1`.
 
 Bodies are read with a byte limit enforced while streaming, parsed with orjson, and handed to the threadpool,
-where validation and the store run without holding up the event loop.
+where validation runs without holding up the event loop; batches are then stored by a group writer
+(group_commit), by default in a process of its own (writer_process).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import zlib
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -17,13 +16,15 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from cs_health.auth.dependencies import IngestKey, SegmentWriteKey, SessionDep, get_database, write_transaction
+from cs_health.auth.dependencies import IngestKey, SegmentWriteKey, SessionDep, get_database
 from cs_health.config import get_settings
 from cs_health.db.engine import Database
 from cs_health.exceptions import BadRequest, Forbidden, PayloadTooLarge, RateLimited, Unauthorized, error_responses
-from cs_health.ingestion import segment, service
-from cs_health.ingestion.items import EventBatch, validate_items
+from cs_health.ingestion import segment
+from cs_health.ingestion.group_commit import EventWriter
+from cs_health.ingestion.items import validate_items
 from cs_health.ingestion.schemas import BatchResult, EventIn, SegmentMessage, SegmentResult
+from cs_health.ingestion.writer_process import ProcessWriter, writer_for
 
 router = APIRouter(prefix="/api/v1", tags=["ingestion"])
 segment_router = APIRouter(prefix="/v1", tags=["segment"])
@@ -78,71 +79,21 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-@dataclass
-class _Job:
-    batch: EventBatch
-    source: str
-    result: BatchResult | None = None
-    error: BaseException | None = None
+in_process_writer = EventWriter()
 
 
-class EventWriter:
-    """Group commit for `POST /api/v1/events`: whichever request thread gets the writer's lock stores every
-    batch waiting at that moment in one transaction, and each request gets its own answer.
-
-    Requests validate their own batch before they queue, so parsing and validating the next requests overlap
-    the current group's database time. Idle, a batch is written alone at once; busy, a transaction's fixed
-    costs (statements, rollup merge, commit) are paid once per group instead of once per request, and SQLite
-    sees one writer per process instead of threads racing for its lock. A request is answered only after its
-    group committed. If a group fails, its batches are retried one by one, so a failing request fails alone and
-    leaves nothing half-written.
-    """
-
-    def __init__(self, max_group_events: int = 20_000) -> None:
-        self.max_group_events = max_group_events
-        self._writer = threading.Lock()
-        self._queue = threading.Lock()
-        self._pending: list[_Job] = []
-
-    def write(self, database: Database, batch: EventBatch, source: str) -> BatchResult:
-        job = _Job(batch, source)
-        with self._queue:
-            self._pending.append(job)
-        while job.result is None and job.error is None:
-            with self._writer:
-                if job.result is None and job.error is None:
-                    self._run(database, self._take())
-        if job.error is not None:
-            raise job.error
-        assert job.result is not None
-        return job.result
-
-    def _take(self) -> list[_Job]:
-        with self._queue:
-            taken, size = [], 0
-            while self._pending and (not taken or size + self._pending[0].batch.size <= self.max_group_events):
-                job = self._pending.pop(0)
-                taken.append(job)
-                size += job.batch.size
-            return taken
-
-    def _run(self, database: Database, jobs: list[_Job]) -> None:
-        try:
-            with write_transaction(database) as session:
-                batches, sources = [job.batch for job in jobs], [job.source for job in jobs]
-                results = service.ingest_event_batches(session, batches, now=_now(), sources=sources)
-        except Exception as error:
-            if len(jobs) == 1:
-                jobs[0].error = error
-                return
-            for job in jobs:
-                self._run(database, [job])
-            return
-        for job, result in zip(jobs, results, strict=True):
-            job.result = result
+def event_writer(database: Database) -> EventWriter | ProcessWriter:
+    """The group writer the INGEST_WRITER setting names: a process of its own per database, or this process's."""
+    if get_settings().INGEST_WRITER == "process":
+        return writer_for(database)
+    return in_process_writer
 
 
-writer = EventWriter()
+def start_event_writer() -> None:
+    """Starts the writer process now, if one is configured, so the first request does not wait for it."""
+    writer = event_writer(get_database())
+    if isinstance(writer, ProcessWriter):
+        writer.start()
 
 
 def _parse_events(body: bytes, max_events: int) -> list[Any]:
@@ -156,7 +107,7 @@ def _parse_events(body: bytes, max_events: int) -> list[Any]:
 
 def _ingest_events(body: bytes, max_events: int, source: str) -> BatchResult:
     batch = validate_items(_parse_events(body, max_events), _now())
-    return writer.write(get_database(), batch, source)
+    return event_writer(get_database()).write(get_database(), batch, source)
 
 
 EVENTS_SCHEMA = {"type": "array", "maxItems": 5_000, "items": EventIn.model_json_schema()}

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from cs_health.auth.dependencies import write_transaction
 from cs_health.db.engine import Database
 from cs_health.db.tables import DailyUsage, ImportRun, UsageEvent
-from cs_health.ingestion import endpoints, service
-from cs_health.ingestion.endpoints import EventWriter, _Job
+from cs_health.ingestion import group_commit, service
+from cs_health.ingestion.group_commit import EventWriter, Job
 from cs_health.ingestion.items import EventBatch, validate_items
 
 NOW = dt.datetime.now(dt.UTC)
@@ -79,9 +79,9 @@ def test_a_failing_batch_fails_alone(database: Database, monkeypatch: pytest.Mon
             raise RuntimeError("poisoned batch")
         return results
 
-    monkeypatch.setattr(endpoints.service, "ingest_event_batches", poisoned)
-    jobs = [_Job(validated([event(name)]), source) for name, source in (("g1", "a"), ("poison", "b"), ("g2", "c"))]
-    EventWriter()._run(database, jobs)
+    monkeypatch.setattr(group_commit.service, "ingest_event_batches", poisoned)
+    jobs = [Job(validated([event(name)]), source) for name, source in (("g1", "a"), ("poison", "b"), ("g2", "c"))]
+    group_commit.run_group(database, jobs)
     assert [job.result.accepted if job.result else None for job in jobs] == [1, None, 1]
     assert isinstance(jobs[1].error, RuntimeError)
     assert totals(database) == (2, 2)
@@ -92,7 +92,7 @@ def test_a_failing_batch_fails_alone(database: Database, monkeypatch: pytest.Mon
 def test_the_writer_answers_every_waiting_request(database: Database) -> None:
     writer = EventWriter(max_group_events=3)
     for number in range(4):  # queued as if four requests arrived while another was writing
-        writer._pending.append(_Job(validated([event(f"q{number}-{n}") for n in range(2)]), f"s{number}"))
+        writer._pending.append(Job(validated([event(f"q{number}-{n}") for n in range(2)]), f"s{number}"))
     result = writer.write(database, validated([event("last")]), "s-last")
     assert result.accepted == 1
     assert writer._pending == []

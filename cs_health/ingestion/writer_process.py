@@ -1,0 +1,233 @@
+"""The event writer in a process of its own, so that storing events does not compete with HTTP for one GIL.
+
+A uvicorn worker is one Python process: request threads parse and validate while the group writer stores, and
+all of them take turns on one interpreter lock. The writer's SQLite calls release that lock, but the writer must
+win it back after each one, and under load it waits for the request threads to yield it, so the store ran at
+about half the speed it has alone. Here the server process validates and a writer process stores: each has an
+interpreter of its own, as a PostgreSQL server's backends have their own processes.
+
+The writer process runs the same group commit (group_commit.run_group) over whatever batches are waiting, and
+sends each request its answer after the group committed. It is started with `spawn` (the server process has
+threads, which fork would copy half-way), ends when the server closes the pipe, and is started again by the
+next request if it died; requests that were waiting on a dead writer get a 503 and nothing half-written.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import pickle
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+
+from cs_health.db.engine import Database, make_database
+from cs_health.exceptions import ServiceUnavailable
+from cs_health.ingestion.group_commit import MAX_GROUP_EVENTS, Job, run_group, take_group
+from cs_health.ingestion.items import EventBatch
+from cs_health.ingestion.schemas import BatchResult
+
+log = logging.getLogger(__name__)
+
+Message = tuple[int, EventBatch, str]  # ticket, batch, source
+Answer = tuple[int, BatchResult | None, BaseException | None]  # ticket, result or error
+Target = Callable[[Connection, str, int], None]
+
+
+def serve_writes(connection: Connection, url: str, max_group_events: int = MAX_GROUP_EVENTS) -> None:
+    """The writer process: stores the batches waiting in the pipe, a group at a time, until the pipe closes."""
+    database = make_database(url)
+    pending: list[tuple[int, Job]] = []
+    try:
+        while _receive(connection, pending, block=not pending):
+            group = take_group([job for _, job in pending], max_group_events)
+            tickets = [ticket for ticket, _ in pending[: len(group)]]
+            del pending[: len(group)]
+            run_group(database, group)
+            connection.send(
+                [(ticket, job.result, _portable(job.error)) for ticket, job in zip(tickets, group, strict=True)]
+            )
+    finally:
+        database.engine.dispose()
+
+
+def _receive(connection: Connection, pending: list[tuple[int, Job]], *, block: bool) -> bool:
+    """Adds the messages waiting in the pipe (waiting for one if `block`) to `pending`; False once it closed."""
+    try:
+        while block or connection.poll():
+            message = connection.recv()
+            if message is None:
+                return False
+            ticket, batch, source = message
+            pending.append((ticket, Job(batch, source)))
+            block = False
+    except EOFError:
+        return False
+    return True
+
+
+def _portable(error: BaseException | None) -> BaseException | None:
+    """`error` if it survives pickling, else a RuntimeError with its type and message (the traceback is logged
+    here, in the writer process)."""
+    if error is None:
+        return None
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        log.error("event store failed", exc_info=error)
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error
+
+
+@dataclass
+class _Ticket:
+    done: threading.Event = field(default_factory=threading.Event)
+    answer: tuple[BatchResult | None, BaseException | None] = (None, None)
+
+    def settle(self, result: BatchResult | None, error: BaseException | None) -> None:
+        self.answer = (result, error)
+        self.done.set()
+
+
+class _Channel:
+    """One writer process, its pipe, and the answers it owes; a reader thread settles them as they come."""
+
+    def __init__(self, url: str, max_group_events: int, target: Target) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.connection, child = context.Pipe()
+        self.process = context.Process(
+            target=target, args=(child, url, max_group_events), name="cs-health-event-writer", daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.owed: dict[int, _Ticket] = {}
+        self._owed_lock = threading.Lock()
+        self.closed = False
+        threading.Thread(target=self._read_answers, name="cs-health-writer-answers", daemon=True).start()
+
+    @property
+    def alive(self) -> bool:
+        return not self.closed and self.process.is_alive()
+
+    def send(self, ticket_number: int, ticket: _Ticket, batch: EventBatch, source: str) -> None:
+        with self._owed_lock:
+            if self.closed:
+                raise _stopped(self.process.exitcode)
+            self.owed[ticket_number] = ticket
+        self.connection.send((ticket_number, batch, source))
+
+    def _read_answers(self) -> None:
+        try:
+            while True:
+                answers: list[Answer] = self.connection.recv()
+                for ticket_number, result, error in answers:
+                    with self._owed_lock:
+                        ticket = self.owed.pop(ticket_number)
+                    ticket.settle(result, error)
+        except (EOFError, OSError):  # the writer process ended: its end of the pipe closed with it
+            pass
+        self.process.join(timeout=5)
+        self._fail_owed()
+        self.connection.close()
+
+    def _fail_owed(self) -> None:
+        with self._owed_lock:
+            self.closed = True
+            owed, self.owed = self.owed, {}
+        for ticket in owed.values():
+            ticket.settle(None, _stopped(self.process.exitcode))
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Lets the writer finish the groups it was sent, then stops it (the reader thread then closes the pipe)."""
+        if self.process.is_alive():
+            with contextlib.suppress(OSError):  # the pipe broke: it is ending anyway
+                self.connection.send(None)
+            self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout)
+
+
+def _stopped(exitcode: int | None) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"the event writer process stopped (exit code {exitcode}) before storing this batch; nothing of it was "
+        "stored, send it again",
+        exit_code=exitcode,
+    )
+
+
+class ProcessWriter:
+    """The group writer for one database, in a process of its own; `write` is safe from any request thread."""
+
+    def __init__(self, url: str, max_group_events: int = MAX_GROUP_EVENTS, target: Target = serve_writes) -> None:
+        self.url = url
+        self.max_group_events = max_group_events
+        self._target = target
+        self._numbers = itertools.count()
+        self._sending = threading.Lock()
+        self._channel: _Channel | None = None
+
+    def start(self) -> None:
+        with self._sending:
+            self._running_channel()
+
+    def _running_channel(self) -> _Channel:
+        if self._channel is None or not self._channel.alive:
+            if self._channel is not None:  # its reader thread fails whatever it still owed
+                log.warning("event writer process exited with %s; starting another", self._channel.process.exitcode)
+            self._channel = _Channel(self.url, self.max_group_events, self._target)
+        return self._channel
+
+    @property
+    def pid(self) -> int | None:
+        return self._channel.process.pid if self._channel is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._channel is not None and self._channel.alive
+
+    def write(self, _database: Database | None, batch: EventBatch, source: str) -> BatchResult:
+        """Stores one request's batch (with whatever else is waiting) and returns its answer once committed."""
+        ticket = _Ticket()
+        with self._sending:
+            channel = self._running_channel()
+            channel.send(next(self._numbers), ticket, batch, source)
+        ticket.done.wait()  # settled by the answer, or by the reader thread when the writer process ends
+        result, error = ticket.answer
+        if error is not None:
+            raise error
+        assert result is not None
+        return result
+
+    def close(self) -> None:
+        with self._sending:
+            if self._channel is not None:
+                self._channel.close()
+                self._channel = None
+
+
+_writers: dict[str, ProcessWriter] = {}
+_writers_lock = threading.Lock()
+
+
+def writer_for(database: Database) -> ProcessWriter:
+    """The writer process of `database`, started on first use and stopped when this process exits."""
+    url = database.engine.url.render_as_string(hide_password=False)
+    with _writers_lock:
+        if url not in _writers:
+            _writers[url] = ProcessWriter(url)
+        return _writers[url]
+
+
+@atexit.register
+def close_all() -> None:
+    """Stops every writer process; each finishes what it was sent first."""
+    with _writers_lock:
+        writers = list(_writers.values())
+        _writers.clear()
+    for writer in writers:
+        writer.close()
