@@ -6,6 +6,7 @@ day in memory, staged, and added to the rollups by set-based SQL in the same tra
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -108,17 +109,23 @@ def _insert_rows(
     session: Session, table: str, columns: Mapping[str, np.ndarray], *, constants: Mapping[str, str] | None = None
 ) -> int:
     """The columns' rows into `table` on SQLite (plus `constants`, SQL literals, in every row; duplicates of a
-    unique key ignored), sent as one JSON array that SQLite unpacks itself (json_each); returns how many rows were
-    stored. One statement is one step, and sqlite3 releases the GIL around each step: executemany's step per row
-    made the writer win the GIL back after every row while request threads were validating (up to the 5 ms
-    switch interval each time, seconds per batch under load)."""
+    unique key ignored); returns how many rows were stored.
+
+    sqlite3 releases the GIL around every step, and executemany takes a step per row: where other threads are
+    busy in Python (request threads validating beside a writer thread), the writer had to win the GIL back after
+    every row, up to the 5 ms switch interval each time, seconds per batch under load. There the rows go as one
+    JSON array that SQLite unpacks itself (json_each), one step. Where this is the only thread (the event writer
+    process), executemany, which costs SQLite half the CPU of unpacking JSON."""
     constants = constants or {}
     head = f"INSERT OR IGNORE INTO {table} ({', '.join([*columns, *constants])})"
-    rows = orjson.dumps(list(zip(*(column.tolist() for column in columns.values()), strict=True)))
-    fields = ", ".join(f"json_extract(value, '$[{position}]')" for position in range(len(columns)))
+    rows = list(zip(*(column.tolist() for column in columns.values()), strict=True))
     literals = "".join(f", {literal}" for literal in constants.values())
+    connection = session.connection()
+    if threading.active_count() == 1:
+        return _rowcount(connection.exec_driver_sql(f"{head} VALUES ({', '.join('?' * len(columns))}{literals})", rows))
+    fields = ", ".join(f"json_extract(value, '$[{position}]')" for position in range(len(columns)))
     return _rowcount(
-        session.connection().exec_driver_sql(f"{head} SELECT {fields}{literals} FROM json_each(?)", (rows,))
+        connection.exec_driver_sql(f"{head} SELECT {fields}{literals} FROM json_each(?)", (orjson.dumps(rows),))
     )
 
 
