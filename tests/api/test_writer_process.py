@@ -62,7 +62,9 @@ def test_a_batch_is_stored_by_the_writer_process_and_answered_with_its_counts(
 
 def test_concurrent_writers_threads_lose_nothing(writer: ProcessWriter, database: Database) -> None:
     def post(poster: int) -> int:
-        return sum(writer.write(None, batch(*[f"p{poster}-{n}-{i}" for i in range(50)]), "t").accepted for n in range(5))
+        return sum(
+            writer.write(None, batch(*[f"p{poster}-{n}-{i}" for i in range(50)]), "t").accepted for n in range(5)
+        )
 
     with ThreadPoolExecutor(6) as pool:
         accepted = sum(pool.map(post, range(6)))
@@ -129,9 +131,9 @@ def process_writer_server(monkeypatch: pytest.MonkeyPatch, database_url: str) ->
 def test_the_server_answers_over_http_through_its_writer_process(
     process_writer_server: None, server: str, ingest_key: str, database: Database
 ) -> None:
-    items = [
-        {"account_id": "acc-1", "event": "login", "timestamp": AT, "message_id": f"h{n}"} for n in range(20)
-    ] + [{"account_id": "acc-1", "event": "login", "timestamp": "yesterday"}]
+    items = [{"account_id": "acc-1", "event": "login", "timestamp": AT, "message_id": f"h{n}"} for n in range(20)] + [
+        {"account_id": "acc-1", "event": "login", "timestamp": "yesterday"}
+    ]
     with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {ingest_key}"}) as client:
         first = client.post("/api/v1/events", json=items).json()
         replay = client.post("/api/v1/events", json=items[:5]).json()
