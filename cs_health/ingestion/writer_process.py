@@ -19,7 +19,9 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
+import multiprocessing.util
 import pickle
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,7 +41,11 @@ Target = Callable[[Connection, str, int], None]
 
 
 def serve_writes(connection: Connection, url: str, max_group_events: int = MAX_GROUP_EVENTS) -> None:
-    """The writer process: stores the batches waiting in the pipe, a group at a time, until the pipe closes."""
+    """The writer process: stores the batches waiting in the pipe, a group at a time, until the pipe closes.
+    Ctrl+C and SIGTERM reach the whole process group; the server drains its requests on them and then closes
+    the pipe, so the writer ignores them and stops at the close, after storing what it was sent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     database = make_database(url)
     pending: list[tuple[int, Job]] = []
     try:
@@ -141,15 +147,17 @@ class _Channel:
         for ticket in owed.values():
             ticket.settle(None, _stopped(self.process.exitcode))
 
-    def close(self, timeout: float = 30.0) -> None:
-        """Lets the writer finish the groups it was sent, then stops it (the reader thread then closes the pipe)."""
+    def close(self, timeout: float = 30.0) -> int | None:
+        """Lets the writer finish the groups it was sent, then stops it (the reader thread then closes the pipe);
+        returns its exit code."""
         if self.process.is_alive():
             with contextlib.suppress(OSError):  # the pipe broke: it is ending anyway
                 self.connection.send(None)
             self.process.join(timeout)
-        if self.process.is_alive():
-            self.process.terminate()
+        if self.process.is_alive():  # stuck: it ignores SIGTERM (see serve_writes)
+            self.process.kill()
             self.process.join(timeout)
+        return self.process.exitcode
 
 
 def _stopped(exitcode: int | None) -> ServiceUnavailable:
@@ -203,11 +211,11 @@ class ProcessWriter:
         assert result is not None
         return result
 
-    def close(self) -> None:
+    def close(self) -> int | None:
+        """Stops the writer process once it has stored what it was sent; returns its exit code (None if none ran)."""
         with self._sending:
-            if self._channel is not None:
-                self._channel.close()
-                self._channel = None
+            channel, self._channel = self._channel, None
+            return channel.close() if channel is not None else None
 
 
 _writers: dict[str, ProcessWriter] = {}
@@ -223,7 +231,6 @@ def writer_for(database: Database) -> ProcessWriter:
         return _writers[url]
 
 
-@atexit.register
 def close_all() -> None:
     """Stops every writer process; each finishes what it was sent first."""
     with _writers_lock:
@@ -231,3 +238,8 @@ def close_all() -> None:
         _writers.clear()
     for writer in writers:
         writer.close()
+
+
+# After multiprocessing.util's own exit handler (imported above), so this one runs first: that handler terminates
+# daemonic children with SIGTERM, which the writer ignores, and then joins them.
+atexit.register(close_all)
