@@ -347,7 +347,7 @@ def in_process(args: argparse.Namespace) -> None:
     from cs_health.auth.dependencies import write_transaction
     from cs_health.db.engine import make_database
     from cs_health.db.migrate import upgrade
-    from cs_health.ingestion import endpoints, service
+    from cs_health.ingestion import endpoints, repository, service
     from cs_health.ingestion.items import validate_items
 
     spent = dict.fromkeys(("parse", "validate", "store", "commit"), 0.0)
@@ -364,16 +364,19 @@ def in_process(args: argparse.Namespace) -> None:
         bodies = make_batches(args.batches, args.batch_size, args.seed)
         gc.collect()
         gc.freeze()  # as `cs-health serve` does
-        for start in range(0, len(bodies), args.clients):
-            now = dt.datetime.now(dt.UTC)
-            group = [
-                timed("validate", validate_items, timed("parse", endpoints.parse_json, body), now)
-                for body in bodies[start : start + args.clients]
-            ]
-            with write_transaction(database) as session:
-                timed("store", service.ingest_event_batches, session, group, now=now, sources=["bench"] * len(group))
-                committing = time.thread_time()
-            spent["commit"] += time.thread_time() - committing
+        with repository.alone_in_process():  # as in the event writer process
+            for start in range(0, len(bodies), args.clients):
+                now = dt.datetime.now(dt.UTC)
+                group = [
+                    timed("validate", validate_items, timed("parse", endpoints.parse_json, body), now)
+                    for body in bodies[start : start + args.clients]
+                ]
+                with write_transaction(database) as session:
+                    timed(
+                        "store", service.ingest_event_batches, session, group, now=now, sources=["bench"] * len(group)
+                    )
+                    committing = time.thread_time()
+                spent["commit"] += time.thread_time() - committing
         database.engine.dispose()
     total = sum(spent.values())
     print(f"in-process, {len(bodies)} batches of {args.batch_size} in groups of {args.clients} (CPU ms per batch):")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -105,6 +106,20 @@ def _copy(session: Session, table: str, rows: pa.Table) -> None:
             copy.write(buffer.getvalue().to_pybytes())
 
 
+_this_thread = threading.local()
+
+
+@contextmanager
+def alone_in_process() -> Iterator[None]:
+    """Declares that while the block runs, the calling thread is the only one of its process running Python (the
+    event writer process's loop), so inserts may step row by row (see _insert_rows)."""
+    _this_thread.alone = True
+    try:
+        yield
+    finally:
+        _this_thread.alone = False
+
+
 def _insert_rows(
     session: Session, table: str, columns: Mapping[str, np.ndarray], *, constants: Mapping[str, str] | None = None
 ) -> int:
@@ -115,13 +130,13 @@ def _insert_rows(
     busy in Python (request threads validating beside a writer thread), the writer had to win the GIL back after
     every row, up to the 5 ms switch interval each time, seconds per batch under load. There the rows go as one
     JSON array that SQLite unpacks itself (json_each), one step. Where this is the only thread (the event writer
-    process), executemany, which costs SQLite half the CPU of unpacking JSON."""
+    process, see alone_in_process), executemany, which costs SQLite half the CPU of unpacking JSON."""
     constants = constants or {}
     head = f"INSERT OR IGNORE INTO {table} ({', '.join([*columns, *constants])})"
     rows = list(zip(*(column.tolist() for column in columns.values()), strict=True))
     literals = "".join(f", {literal}" for literal in constants.values())
     connection = session.connection()
-    if threading.active_count() == 1:
+    if getattr(_this_thread, "alone", False):
         return _rowcount(connection.exec_driver_sql(f"{head} VALUES ({', '.join('?' * len(columns))}{literals})", rows))
     fields = ", ".join(f"json_extract(value, '$[{position}]')" for position in range(len(columns)))
     return _rowcount(

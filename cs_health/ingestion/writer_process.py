@@ -31,6 +31,7 @@ from cs_health.db.engine import Database, make_database
 from cs_health.exceptions import ServiceUnavailable
 from cs_health.ingestion.group_commit import MAX_GROUP_EVENTS, Job, run_group, take_group
 from cs_health.ingestion.items import EventBatch
+from cs_health.ingestion.repository import alone_in_process
 from cs_health.ingestion.schemas import BatchResult
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,16 @@ def serve_writes(connection: Connection, url: str, max_group_events: int = MAX_G
     database = make_database(url)
     pending: list[tuple[int, Job]] = []
     try:
-        while _receive(connection, pending, block=not pending):
-            group = take_group([job for _, job in pending], max_group_events)
-            tickets = [ticket for ticket, _ in pending[: len(group)]]
-            del pending[: len(group)]
-            run_group(database, group)
-            connection.send(
-                [(ticket, job.result, _portable(job.error)) for ticket, job in zip(tickets, group, strict=True)]
-            )
+        with alone_in_process():
+            while _receive(connection, pending, block=not pending):
+                group = take_group([job for _, job in pending], max_group_events)
+                tickets = [ticket for ticket, _ in pending[: len(group)]]
+                del pending[: len(group)]
+                run_group(database, group)
+                answers = [
+                    (ticket, job.result, _portable(job.error)) for ticket, job in zip(tickets, group, strict=True)
+                ]
+                connection.send(answers)
     finally:
         database.engine.dispose()
 

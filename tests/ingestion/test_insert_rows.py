@@ -1,11 +1,8 @@
-"""SQLite's two ways of inserting a batch (executemany alone, one JSON statement beside other threads) store the
-same values and count only the rows that were new."""
+"""SQLite's two ways of inserting a batch (executemany in a thread alone in its process, one JSON statement
+elsewhere) store the same values and count only the rows that were new."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -29,19 +26,6 @@ def columns(rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
     return {name: object_array([row[position] for row in rows]) for position, name in enumerate(names)}
 
 
-@contextmanager
-def another_thread() -> Iterator[None]:
-    """A second live thread, as a request thread beside the writer in the server process."""
-    release = threading.Event()
-    thread = threading.Thread(target=release.wait)
-    thread.start()
-    try:
-        yield
-    finally:
-        release.set()
-        thread.join()
-
-
 def stored_after_inserting_twice(database: Database) -> tuple[list[int], list[tuple[Any, ...]]]:
     with database.transaction() as session:
         session.execute(
@@ -62,10 +46,9 @@ def stored_after_inserting_twice(database: Database) -> tuple[list[int], list[tu
 def test_executemany_alone_and_json_beside_other_threads_store_the_same(database: Database, dialect: str) -> None:
     if dialect != "sqlite":
         pytest.skip("the SQLite insert (PostgreSQL copies into a stage)")
-    assert threading.active_count() == 1, "the test needs to be the only thread to reach executemany"
-    alone = stored_after_inserting_twice(database)
-    with another_thread():
-        beside = stored_after_inserting_twice(database)
+    with repository.alone_in_process():
+        alone = stored_after_inserting_twice(database)
+    beside = stored_after_inserting_twice(database)
     assert alone == beside
     counts, stored = alone
     assert counts == [3, 0]
