@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import itertools
 import logging
 import multiprocessing
@@ -48,6 +49,8 @@ def serve_writes(connection: Connection, url: str, max_group_events: int = MAX_G
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     database = make_database(url)
+    gc.collect()  # as `cs-health serve` does: what is loaded by now lives as long as the process, and frozen,
+    gc.freeze()  # full collections no longer re-scan it (a pause that held up every request in the pipe)
     pending: list[tuple[int, Job]] = []
     try:
         with alone_in_process():
