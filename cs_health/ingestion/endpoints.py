@@ -107,7 +107,8 @@ def _parse_events(body: bytes, max_events: int) -> list[Any]:
 
 def _ingest_events(body: bytes, max_events: int, source: str) -> BatchResult:
     batch = validate_items(_parse_events(body, max_events), _now())
-    return event_writer(get_database()).write(get_database(), batch, source)
+    database = get_database()
+    return event_writer(database).write(database, batch, source)
 
 
 EVENTS_SCHEMA = {"type": "array", "maxItems": 5_000, "items": EventIn.model_json_schema()}

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
 from cs_health.db.engine import Database, make_database
-from cs_health.exceptions import ServiceUnavailable
+from cs_health.exceptions import CSHealthError, ServiceUnavailable
 from cs_health.ingestion.group_commit import MAX_GROUP_EVENTS, Job, run_group, take_group
 from cs_health.ingestion.items import EventBatch
 from cs_health.ingestion.repository import alone_in_process
@@ -71,7 +71,7 @@ def _receive(connection: Connection, pending: list[tuple[int, Job]], *, block: b
     """Adds the messages waiting in the pipe (waiting for one if `block`) to `pending`; False once it closed."""
     try:
         while block or connection.poll():
-            message = connection.recv()
+            message: Message | None = connection.recv()
             if message is None:
                 return False
             ticket, batch, source = message
@@ -83,14 +83,15 @@ def _receive(connection: Connection, pending: list[tuple[int, Job]], *, block: b
 
 
 def _portable(error: BaseException | None) -> BaseException | None:
-    """`error` if it survives pickling, else a RuntimeError with its type and message (the traceback is logged
-    here, in the writer process)."""
+    """`error` if it survives pickling, else a RuntimeError with its type and message. An unexpected error's
+    traceback is logged here, in the writer process, where it happened."""
     if error is None:
         return None
+    if not isinstance(error, CSHealthError):
+        log.error("storing an event batch failed", exc_info=error)
     try:
         pickle.loads(pickle.dumps(error))
     except Exception:
-        log.error("event store failed", exc_info=error)
         return RuntimeError(f"{type(error).__name__}: {error}")
     return error
 
@@ -130,7 +131,13 @@ class _Channel:
             if self.closed:
                 raise _stopped(self.process.exitcode)
             self.owed[ticket_number] = ticket
-        self.connection.send((ticket_number, batch, source))
+        message: Message = (ticket_number, batch, source)
+        try:
+            self.connection.send(message)
+        except OSError:  # the writer process died since the check above: this batch never reached it
+            with self._owed_lock:
+                self.owed.pop(ticket_number, None)
+            raise _stopped(self.process.exitcode) from None
 
     def _read_answers(self) -> None:
         try:
