@@ -24,6 +24,7 @@ import multiprocessing.util
 import pickle
 import signal
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -106,8 +107,15 @@ class _Ticket:
         self.done.set()
 
 
+class _Undelivered(Exception):
+    """A batch did not reach a live writer process (it had died, unnoticed until the send)."""
+
+
 class _Channel:
-    """One writer process, its pipe, and the answers it owes; a reader thread settles them as they come."""
+    """One writer process, its pipe, and the answers it owes. Its reader thread settles the answers as they come
+    and alone notices the end: EOF on the pipe, which the kernel closes when the process dies. Only that thread
+    joins the process, because multiprocessing's liveness check is not safe against a concurrent join (a reaped
+    process can look alive to the other thread)."""
 
     def __init__(self, url: str, max_group_events: int, target: Target) -> None:
         context = multiprocessing.get_context("spawn")
@@ -120,24 +128,30 @@ class _Channel:
         self.owed: dict[int, _Ticket] = {}
         self._owed_lock = threading.Lock()
         self.closed = False
-        threading.Thread(target=self._read_answers, name="cs-health-writer-answers", daemon=True).start()
+        self._reader = threading.Thread(target=self._read_answers, name="cs-health-writer-answers", daemon=True)
+        self._reader.start()
 
     @property
     def alive(self) -> bool:
-        return not self.closed and self.process.is_alive()
+        """Whether the writer process runs, as its reader thread has seen: the pipe closes only once the dead
+        process's last thread has exited (numpy and Arrow start threads of their own), a moment after it is seen
+        to die, and a batch sent in that moment is answered 503 as one sent to a writer that died with it."""
+        return not self.closed
 
     def send(self, ticket_number: int, ticket: _Ticket, batch: EventBatch, source: str) -> None:
+        """Hands the batch to the writer process; _Undelivered if it never reached a live one."""
         with self._owed_lock:
             if self.closed:
-                raise _stopped(self.process.exitcode)
+                raise _Undelivered
             self.owed[ticket_number] = ticket
         message: Message = (ticket_number, batch, source)
         try:
             self.connection.send(message)
-        except OSError:  # the writer process died since the check above: this batch never reached it
+        except OSError:  # the process died before its reader thread saw the pipe close
             with self._owed_lock:
+                self.closed = True
                 self.owed.pop(ticket_number, None)
-            raise _stopped(self.process.exitcode) from None
+            raise _Undelivered from None
 
     def _read_answers(self) -> None:
         try:
@@ -149,34 +163,30 @@ class _Channel:
                     ticket.settle(result, error)
         except (EOFError, OSError):  # the writer process ended: its end of the pipe closed with it
             pass
-        self.process.join(timeout=5)
-        self._fail_owed()
-        self.connection.close()
-
-    def _fail_owed(self) -> None:
         with self._owed_lock:
-            self.closed = True
+            self.closed = True  # first, so no request is sent to it while it is reaped
+        self.process.join()
+        with self._owed_lock:
             owed, self.owed = self.owed, {}
         for ticket in owed.values():
             ticket.settle(None, _stopped(self.process.exitcode))
+        self.connection.close()
 
     def close(self, timeout: float = 30.0) -> int | None:
-        """Lets the writer finish the groups it was sent, then stops it (the reader thread then closes the pipe);
-        returns its exit code."""
-        if self.process.is_alive():
-            with contextlib.suppress(OSError):  # the pipe broke: it is ending anyway
-                self.connection.send(None)
-            self.process.join(timeout)
-        if self.process.is_alive():  # stuck: it ignores SIGTERM (see serve_writes)
+        """Lets the writer finish the groups it was sent, then stops it; returns its exit code."""
+        with contextlib.suppress(OSError):  # the pipe broke: it is ending anyway
+            self.connection.send(None)
+        self._reader.join(timeout)
+        if self._reader.is_alive():  # stuck: it ignores SIGTERM (see serve_writes)
             self.process.kill()
-            self.process.join(timeout)
+            self._reader.join(timeout)
         return self.process.exitcode
 
 
 def _stopped(exitcode: int | None) -> ServiceUnavailable:
+    code = f" (exit code {exitcode})" if exitcode is not None else ""
     return ServiceUnavailable(
-        f"the event writer process stopped (exit code {exitcode}) before storing this batch; nothing of it was "
-        "stored, send it again",
+        f"the event writer process stopped{code} before storing this batch; nothing of it was stored, send it again",
         exit_code=exitcode,
     )
 
@@ -191,6 +201,7 @@ class ProcessWriter:
         self._numbers = itertools.count()
         self._sending = threading.Lock()
         self._channel: _Channel | None = None
+        _every_writer.add(self)
 
     def start(self) -> None:
         with self._sending:
@@ -199,7 +210,7 @@ class ProcessWriter:
     def _running_channel(self) -> _Channel:
         if self._channel is None or not self._channel.alive:
             if self._channel is not None:  # its reader thread fails whatever it still owed
-                log.warning("event writer process exited with %s; starting another", self._channel.process.exitcode)
+                log.warning("the event writer process ended; starting another")
             self._channel = _Channel(self.url, self.max_group_events, self._target)
         return self._channel
 
@@ -209,14 +220,25 @@ class ProcessWriter:
 
     @property
     def running(self) -> bool:
+        """Whether its writer process is up, as far as its reader thread has seen."""
         return self._channel is not None and self._channel.alive
+
+    def _send(self, batch: EventBatch, source: str) -> _Ticket:
+        """A new ticket for each attempt: the dead writer's reader thread may still settle the one it was owed."""
+        ticket = _Ticket()
+        self._running_channel().send(next(self._numbers), ticket, batch, source)
+        return ticket
 
     def write(self, _database: Database | None, batch: EventBatch, source: str) -> BatchResult:
         """Stores one request's batch (with whatever else is waiting) and returns its answer once committed."""
-        ticket = _Ticket()
         with self._sending:
-            channel = self._running_channel()
-            channel.send(next(self._numbers), ticket, batch, source)
+            try:
+                ticket = self._send(batch, source)
+            except _Undelivered:  # the batch never reached the writer that died, so a new one may take it
+                try:
+                    ticket = self._send(batch, source)
+                except _Undelivered:
+                    raise _stopped(None) from None
         ticket.done.wait()  # settled by the answer, or by the reader thread when the writer process ends
         result, error = ticket.answer
         if error is not None:
@@ -233,6 +255,7 @@ class ProcessWriter:
 
 _writers: dict[str, ProcessWriter] = {}
 _writers_lock = threading.Lock()
+_every_writer: weakref.WeakSet[ProcessWriter] = weakref.WeakSet()  # writer_for's and any other, for close_all
 
 
 def writer_for(database: Database) -> ProcessWriter:
@@ -246,8 +269,8 @@ def writer_for(database: Database) -> ProcessWriter:
 
 def close_all() -> None:
     """Stops every writer process; each finishes what it was sent first."""
+    writers = list(_every_writer)  # before `_writers` lets go of its own, which the weak set would then lose
     with _writers_lock:
-        writers = list(_writers.values())
         _writers.clear()
     for writer in writers:
         writer.close()
