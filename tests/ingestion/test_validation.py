@@ -109,6 +109,36 @@ def test_every_record_is_either_accepted_or_rejected(timestamps: list[str]):
     assert rejected_lines.isdisjoint(result.locations.tolist())
 
 
+TIMESTAMP_TEXTS = [
+    "2026-01-01T00:00:00Z",
+    "2026-01-01T10:00:00+01:00",
+    "2026-01-01T00:00:00.123456Z",
+    "2026-01-01 08:30:00-0230",
+    "2026-01-01T00:00:00",
+    "2026-01-02",
+    " 2026-01-03T00:00:00Z ",
+    "20260101T000000Z",
+    "2026-02-30T00:00:00Z",
+    "2026-01-01T24:00:00Z",
+    "soon",
+]
+
+
+@given(st.lists(st.sampled_from(TIMESTAMP_TEXTS), min_size=1, max_size=12))
+def test_timestamps_read_as_they_do_value_by_value(timestamps: list[str]):
+    """A column whose values all parse through Arrow's cast (all with a zone, or all without) is read by Arrow;
+    the times, and the rejects when some value does not parse, are those of pandas reading each value alone."""
+    result = validate(raw([event(timestamp=value) for value in timestamps]), KINDS["events"], now=NOW)
+    one_by_one = [
+        pd.to_datetime(pd.Series([value.strip()]), utc=True, errors="coerce", format="ISO8601")[0]
+        for value in timestamps
+    ]
+    assert result.frame["timestamp"].tolist() == [stamp.tz_localize(None) for stamp in one_by_one if not pd.isna(stamp)]
+    assert sorted(reject.location for reject in result.rejects) == [
+        line for line, stamp in enumerate(one_by_one, start=2) if pd.isna(stamp)
+    ]
+
+
 NUMBER_TEXTS = ["1", " 2 ", "1.5", "1e3", "+3", ".5", "5.", "-0", "", "  ", "nan", "inf", "1e400", "-1", "1_000", "abc"]
 
 
