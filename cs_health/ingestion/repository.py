@@ -1,5 +1,5 @@
 """Every SQL statement of ingestion. Events take a bulk path: one INSERT … SELECT from a JSON array on SQLite (or
-from a file import's attached stage), COPY into a stage on PostgreSQL; duplicates fall on the event table's key
+from a file import's attached stage tables), COPY into a stage on PostgreSQL; duplicates fall on the event table's key
 (timestamp, event_key), the count of rows stored says which events were new, and those are rolled up per user and
 day in memory, staged, and added to the rollups by set-based SQL in the same transaction."""
 
@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from cs_health.db.tables import Account, ImportRun, UsageEvent
 from cs_health.ingestion.columns import arrow_table
-from cs_health.ingestion.stage import STAGED_EVENTS
 
 EVENT_COLUMNS = ("event_key", "message_id", "account_id", "user_id", "event", "timestamp", "quantity", "properties")
 _KEY_CHUNK = 10_000
@@ -184,14 +183,15 @@ def insert_events(
     )
 
 
-def insert_staged_events(session: Session, names: Sequence[str], received_at: dt.datetime) -> int:
-    """Stores the attached stage's events (see ingestion.stage) that are not stored yet; returns how many."""
+def insert_staged_events(session: Session, names: Sequence[str], received_at: dt.datetime, source: str) -> int:
+    """Stores the events of the attached stage table `source` (see ingestion.stage) that are not stored yet;
+    returns how many."""
     columns = ", ".join(names)
     return _rowcount(
         session.execute(
             _with_received_at(
                 f"""INSERT OR IGNORE INTO usage_event ({columns}, received_at)
-                    SELECT {columns}, :received_at FROM {STAGED_EVENTS}"""
+                    SELECT {columns}, :received_at FROM {source}"""
             ),
             {"received_at": received_at},
         )

@@ -1,5 +1,5 @@
-"""Importing a file (read, validate, write the good records in one transaction, report the bad ones) and the
-event store every path shares (files, the native API, Segment).
+"""Importing a file (read, validate, write the good records in one transaction, report the bad ones; events go
+through ingestion.event_import) and storing the HTTP APIs' batches of events (through ingestion.event_store).
 
 Re-importing a file changes nothing: records upsert by their id and events deduplicate by their key.
 """
@@ -7,11 +7,8 @@ Re-importing a file changes nothing: records upsert by their id and events dedup
 from __future__ import annotations
 
 import datetime as dt
-import gc
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +32,17 @@ from cs_health.exceptions import InvalidInput
 from cs_health.ingestion import repository
 from cs_health.ingestion.columns import EventColumns
 from cs_health.ingestion.contract import KINDS
+from cs_health.ingestion.event_import import import_events
+from cs_health.ingestion.event_store import store_events
 from cs_health.ingestion.items import EventBatch
-from cs_health.ingestion.keys import event_identities, event_keys, record_id, timestamp_micros
+from cs_health.ingestion.keys import record_id
 from cs_health.ingestion.readers import read_table
-from cs_health.ingestion.rejects import Reject, rejects_path, write_rejects
-from cs_health.ingestion.rollup import incoming_rollup
 from cs_health.ingestion.schemas import BatchResult, ItemError
-from cs_health.ingestion.stage import STAGED_ROLLUP, EventStage, event_stage
+from cs_health.ingestion.summary import ImportSummary, import_run, naive_utc, summarise
 from cs_health.ingestion.validation import Validated, validate
 from cs_health.progress import Progress
+
+__all__ = ["ImportSummary", "import_file", "ingest_event_batches", "naive_utc", "store_events"]
 
 
 @dataclass(frozen=True)
@@ -66,26 +65,6 @@ TARGETS: dict[str, Target] = {
 }
 
 
-@dataclass
-class ImportSummary:
-    kind: str
-    source: str
-    location_label: str
-    accepted: int = 0
-    new: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    rejects: list[Reject] = field(default_factory=list)
-    rejects_file: Path | None = None
-    ignored_columns: list[str] = field(default_factory=list)
-    dry_run: bool = False
-    refused_by_strict: bool = False
-
-    @property
-    def stored(self) -> bool:
-        return not self.dry_run and not self.refused_by_strict
-
-
 def import_file(
     database: Database,
     kind: str,
@@ -97,170 +76,30 @@ def import_file(
     chunk_rows: int = 250_000,
     on_progress: Progress | None = None,
 ) -> ImportSummary:
-    """Imports one file of `kind`; the whole file is one transaction, so a crash leaves nothing half-written."""
+    """Imports one file of `kind`; the whole file is one transaction, so a crash leaves nothing half-written.
+    Events go in parts of `chunk_rows` (see ingestion.event_import)."""
     if kind not in KINDS:
         raise InvalidInput(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     spec = KINDS[kind]
     raw = read_table(path)
-    with event_stage(database, kind, chunk_rows) as stage, database.transaction(stage and stage.attachments) as session:
+    if kind == "events":
+        return import_events(
+            database, raw, path, now=now, dry_run=dry_run, strict=strict, part_rows=chunk_rows, on_progress=on_progress
+        )
+    with database.transaction() as session:
         known = repository.known_account_ids(session) if spec.account_must_exist else None
         valid = validate(raw, spec, now=now, known_accounts=known, source=str(path))
         del raw  # the file's text, no longer needed while the records are stored
-        summary = ImportSummary(
-            kind,
-            str(path),
-            valid.location_label,
-            rejected=valid.rejected_records,
-            rejects=valid.rejects,
-            ignored_columns=valid.ignored_columns,
-            dry_run=dry_run,
-        )
-        if valid.rejects:
-            summary.rejects_file = rejects_path(path)
-            write_rejects(valid.rejects, summary.rejects_file, valid.location_label)
-        summary.refused_by_strict = strict and summary.rejected > 0
+        summary = summarise(kind, path, [valid], dry_run=dry_run, strict=strict)
         if not summary.stored:
-            summary.accepted = len(valid.frame)
             return summary
-        started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        if kind == "events":
-            _store_events(session, valid.frame, now, stage, summary, on_progress)
-        else:
-            _store_records(session, kind, valid, now, summary)
-            if on_progress:
-                on_progress(len(valid.frame), len(valid.frame))
-        repository.record_imports(
-            session,
-            [
-                ImportRun(
-                    kind=kind,
-                    source=path.name,
-                    accepted=summary.accepted,
-                    duplicates=summary.duplicates,
-                    rejected=summary.rejected,
-                    started_at=started,
-                    finished_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                )
-            ],
-        )
+        started = naive_utc(dt.datetime.now(dt.UTC))
+        _store_records(session, kind, valid, now, summary)
+        repository.record_imports(session, [import_run(summary, started)])
         if on_progress:
+            on_progress(len(valid.frame), len(valid.frame))
             on_progress(len(valid.frame), len(valid.frame), "committing")
     return summary
-
-
-def _database_columns(events: EventColumns, keys: np.ndarray) -> dict[str, np.ndarray]:
-    """The event table's columns of `events` (properties only when some event has them)."""
-    columns = {"event_key": keys} | {name: events.column(name) for name in repository.EVENT_COLUMNS[1:]}
-    if not any(columns["properties"]):
-        del columns["properties"]
-    return columns
-
-
-def _replays(identities: np.ndarray) -> np.ndarray:
-    """Where an event repeats an event before it in the batch (same key, same time): such a replay is a
-    duplicate, as it would be in a later batch."""
-    order = np.argsort(identities, kind="stable")
-    repeated = np.zeros(len(identities), dtype=bool)
-    repeated[order[1:]] = identities[order[1:]] == identities[order[:-1]]
-    return repeated
-
-
-def store_event_frame(
-    session: Session,
-    events: pd.DataFrame,
-    received_at: dt.datetime,
-    stage: EventStage | None = None,
-    on_progress: Progress | None = None,
-) -> tuple[int, int]:
-    """Stores a validated frame of events (file imports); see store_events."""
-    return store_events(session, EventColumns.from_frame(events), received_at, stage, on_progress)
-
-
-def store_events(
-    session: Session,
-    events: EventColumns,
-    received_at: dt.datetime,
-    stage: EventStage | None = None,
-    on_progress: Progress | None = None,
-) -> tuple[int, int]:
-    """Stores typed events, deduplicated, and rolls up the new ones; returns (new, duplicates). Shared by file
-    imports (which pass their attached `stage` on SQLite) and the HTTP APIs; runs in the caller's transaction."""
-    total = len(events)
-    if not total:
-        return 0, 0
-    keys, micros = event_keys(events), timestamp_micros(events.timestamp)
-    replays = _replays(event_identities(keys, micros))
-    if replays.any():
-        events, keys, micros = events.take(~replays), keys[~replays], micros[~replays]
-    # Events stay in arrival order, where each column's values lie in memory in sequence, and are only written
-    # in time order, the table's key order; taking them in that order first costs cache misses.
-    order = np.argsort(micros, kind="stable")
-    columns = _database_columns(events, keys)
-    staged_rollup = None
-    if stage is None:
-        repository.prepare_event_store(session)
-        with collection_paused():
-            stored = _insert_exactly(
-                session, columns, lambda: repository.insert_events(session, columns, order, received_at)
-            )
-        if on_progress:
-            on_progress(len(events), len(events))
-    else:
-        stored, staged_rollup = _store_through(stage, session, events, columns, order, received_at, on_progress)
-    if not stored.all():  # some were stored before: roll up exactly the ones stored now
-        events, staged_rollup = events.take(stored), None
-    if len(events):
-        if on_progress:
-            on_progress(total, total, "rolling up")
-        with collection_paused():
-            source = staged_rollup or repository.stage_rollup(session, incoming_rollup(events))
-            repository.merge_rollup(session, source, received_at)
-    return len(events), total - len(events)
-
-
-def _insert_exactly(session: Session, columns: dict[str, np.ndarray], insert: Callable[[], int]) -> np.ndarray:
-    """Runs `insert`, which stores the events not stored yet and says how many, and returns which ones it
-    stored. All or none being new (the count tells) is the rule; for a mix, which ones were stored before is
-    looked up with the insert undone (a savepoint), then the insert runs again."""
-    total = len(columns["event_key"])
-    savepoint = session.begin_nested()
-    new = insert()
-    if new in (0, total):
-        savepoint.commit()
-        return np.full(total, new == total)
-    savepoint.rollback()
-    fresh = ~repository.stored_among(session, columns["timestamp"], columns["event_key"])
-    if insert() != fresh.sum():
-        raise RuntimeError("events were stored by another writer while this store held ingestion's lock")
-    return fresh
-
-
-def _store_through(
-    stage: EventStage,
-    session: Session,
-    events: EventColumns,
-    columns: dict[str, np.ndarray],
-    order: np.ndarray,
-    received_at: dt.datetime,
-    on_progress: Progress | None,
-) -> tuple[np.ndarray, str]:
-    """Stores the events through the stage in a worker thread (ADBC and SQLite run without the GIL) while this
-    thread rolls them up and stages the rollup, which serves as it is when every event turns out new. Returns
-    which events were stored (see _insert_exactly) and the staged rollup's table. The session is the worker's
-    alone until it is done."""
-
-    def store() -> np.ndarray:
-        stage.write_events(columns, order, on_progress)
-        if on_progress:
-            on_progress(len(events), len(events), "storing")
-        repository.prepare_event_store(session)
-        names = list(columns)
-        return _insert_exactly(session, columns, lambda: repository.insert_staged_events(session, names, received_at))
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cs-health-stage") as pool:
-        stored = pool.submit(store)
-        stage.write_rollup(incoming_rollup(events))
-        return stored.result(), STAGED_ROLLUP
 
 
 def ingest_event_batches(
@@ -307,34 +146,6 @@ def event_run(source: str, new: int, duplicates: int, rejected: int, now: dt.dat
         started_at=naive_utc(now),
         finished_at=naive_utc(dt.datetime.now(dt.UTC)),
     )
-
-
-def naive_utc(now: dt.datetime) -> dt.datetime:
-    return now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
-
-
-@contextmanager
-def collection_paused() -> Iterator[None]:
-    """Millions of fresh tuples otherwise trigger garbage collections that find no cycles and cost seconds."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _store_events(
-    session: Session,
-    frame: pd.DataFrame,
-    now: dt.datetime,
-    stage: EventStage | None,
-    summary: ImportSummary,
-    on_progress: Progress | None,
-) -> None:
-    summary.new, summary.duplicates = store_event_frame(session, frame, now.replace(tzinfo=None), stage, on_progress)
-    summary.accepted = summary.new
 
 
 def _store_records(session: Session, kind: str, valid: Validated, now: dt.datetime, summary: ImportSummary) -> None:

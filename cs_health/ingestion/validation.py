@@ -113,6 +113,12 @@ def _longer_than(text: pd.Series, limit: int) -> np.ndarray:
     return pc.fill_null(longer, False).to_numpy(zero_copy_only=False)
 
 
+def parse_timestamps(values: pd.Series) -> np.ndarray:
+    """datetime64[us] of a timestamp field's raw values as validation reads them, NaT where one does not parse."""
+    parsed, _ = _coerce_timestamp(values, FieldSpec("timestamp", FieldType.TIMESTAMP))
+    return parsed.to_numpy(dtype="datetime64[us]")
+
+
 def _coerce_timestamp(values: pd.Series, spec: FieldSpec) -> tuple[pd.Series, list[Check]]:
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         parsed = values.dt.tz_convert("UTC").dt.tz_localize(None)

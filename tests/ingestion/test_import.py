@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from cs_health.db.engine import Database
+from cs_health.db.engine import Database, make_database
+from cs_health.db.migrate import upgrade
 from cs_health.db.tables import (
     Account,
     Contact,
@@ -338,15 +339,15 @@ def test_an_import_counts_only_its_own_events_when_another_writer_commits_while_
     meantime must neither fail the import nor be counted, or rolled up, as the import's own."""
     if database.dialect != "sqlite":
         pytest.skip("the scratch stage is SQLite's")
-    write_events = EventStage.write_events
+    write = EventStage.write
     other = [dict(EVENTS[0], message_id="from-http", user_id="u-http")]
 
     def stage_while_another_writer_commits(stage: EventStage, *args: Any, **kwargs: Any) -> None:
-        write_events(stage, *args, **kwargs)
+        write(stage, *args, **kwargs)
         with database.transaction() as session:
             store_events(session, validate_items(other, NOW).events, NOW.replace(tzinfo=None))
 
-    monkeypatch.setattr(EventStage, "write_events", stage_while_another_writer_commits)
+    monkeypatch.setattr(EventStage, "write", stage_while_another_writer_commits)
     summary = import_file(database, "events", write_records(tmp_path / "events.jsonl", EVENTS), now=NOW)
     assert (summary.new, summary.duplicates) == (len(EVENTS), 0)
     assert count(database, UsageEvent) == len(EVENTS) + 1
@@ -356,9 +357,49 @@ def test_an_import_counts_only_its_own_events_when_another_writer_commits_while_
     assert per_user == per_account == len(EVENTS) + 1
 
 
-def test_an_events_import_reports_its_progress_through_to_the_commit(database: Database, tmp_path: Path):
-    """The count of events staged, then the steps a count says nothing about, in the order they run; the bar
-    no longer sits at 100 % in silence while the events are stored, rolled up and committed."""
+def usage(database: Database) -> dict[str, list[tuple[object, ...]]]:
+    return {name: rows for name, rows in snapshot(database).items() if "usage" in name}
+
+
+def test_a_file_in_parts_stores_what_it_stores_in_one(database: Database, tmp_path: Path):
+    """Parts are stored in time order, each while the next one is validated: which events are new, which replay
+    wins (the first in the file) and the rollups come out as for the whole file at once, and again on re-import."""
+    start = dt.datetime(2026, 5, 1)
+    records = [
+        {
+            "account_id": f"acc-{n % 3}",
+            "event": ["login", "export"][n % 2],
+            "timestamp": (start + dt.timedelta(hours=(n * 37) % 90)).isoformat() + "Z",  # in no time order
+            "user_id": f"u-{n % 4}",
+            "quantity": n % 5,
+            "message_id": f"m-{n}",
+        }
+        for n in range(30)
+    ]
+    records += [
+        records[3] | {"user_id": "u-later"},  # a replay in a later part: the first one wins
+        records[20] | {"timestamp": (start + dt.timedelta(days=9)).isoformat() + "Z"},  # same id, other time
+        {key: value for key, value in records[5].items() if key != "message_id"},  # anonymous, twice
+        {key: value for key, value in records[5].items() if key != "message_id"},
+        records[7] | {"timestamp": "not yet"},
+    ]
+    path = write_records(tmp_path / "events.jsonl", records)
+    reference = make_database(f"sqlite:///{tmp_path / 'reference.db'}")
+    upgrade(reference.engine)
+    whole = import_file(reference, "events", path, now=NOW)
+    in_parts = import_file(database, "events", path, now=NOW, chunk_rows=4)
+    assert (in_parts.new, in_parts.duplicates, in_parts.rejected) == (whole.new, whole.duplicates, whole.rejected)
+    assert (whole.new, whole.duplicates, whole.rejected) == (32, 2, 1)
+    assert usage(database) == usage(reference)
+    assert [reject.location for reject in in_parts.rejects] == [len(records)]
+    again = import_file(database, "events", path, now=NOW, chunk_rows=4)
+    assert (again.new, again.duplicates) == (0, 34)
+    assert usage(database) == usage(reference)
+
+
+def test_an_events_import_reports_its_progress_part_by_part_through_to_the_commit(database: Database, tmp_path: Path):
+    """The count of events stored after each part, then the commit, which a count says nothing about; the bar
+    no longer sits at 100 % in silence while the file is committed."""
     reports: list[tuple[int, int, str | None]] = []
     path = write_records(tmp_path / "events.jsonl", EVENTS)
     import_file(
@@ -366,13 +407,10 @@ def test_an_events_import_reports_its_progress_through_to_the_commit(database: D
         "events",
         path,
         now=NOW,
+        chunk_rows=2,
         on_progress=lambda done, total, phase=None: reports.append((done, total, phase)),
     )
-    phases = [phase for _, _, phase in reports if phase]
-    assert phases == (
-        ["storing", "rolling up", "committing"] if database.dialect == "sqlite" else ["rolling up", "committing"]
-    )
+    assert [phase for _, _, phase in reports if phase] == ["committing"]
     counts = [done for done, _, phase in reports if not phase]
-    assert counts == sorted(counts)
-    assert counts[-1] == len(EVENTS)
+    assert counts == [min(done, len(EVENTS)) for done in range(2, len(EVENTS) + 2, 2)]
     assert {total for _, total, _ in reports} == {len(EVENTS)}

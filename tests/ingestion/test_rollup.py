@@ -131,13 +131,15 @@ def as_json_lines(batch: list[Event]) -> str:
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batch=st.lists(events, min_size=1, max_size=60))
-def test_file_imports_keep_the_rollups_exact(database: Database, tmp_path: Path, batch: list[Event]) -> None:
-    """The file path stores through its own stage (an attached scratch database on SQLite, COPY on PostgreSQL)
-    and must keep the same invariant, replays within and across files included."""
+@given(batch=st.lists(events, min_size=1, max_size=60), part_rows=st.sampled_from([250_000, 5]))
+def test_file_imports_keep_the_rollups_exact(
+    database: Database, tmp_path: Path, batch: list[Event], part_rows: int
+) -> None:
+    """The file path stores through its own stages (attached scratch databases on SQLite, COPY on PostgreSQL), in
+    one part or several, and must keep the same invariant, replays within and across parts and files included."""
     path = tmp_path / "events.jsonl"
     path.write_text(as_json_lines(batch))
-    summary = import_file(database, "events", path, now=RECEIVED.replace(tzinfo=dt.UTC))
+    summary = import_file(database, "events", path, now=RECEIVED.replace(tzinfo=dt.UTC), chunk_rows=part_rows)
     assert (summary.rejected, summary.new + summary.duplicates) == (0, len(batch))
     assert actual(database) == expected(database)
 
