@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,7 +25,13 @@ from cs_health.db.engine import Database
 from cs_health.ingestion import repository
 from cs_health.ingestion.columns import EventColumns
 from cs_health.ingestion.contract import KINDS
-from cs_health.ingestion.event_store import StagePart, collection_paused, prepare_events, write_events
+from cs_health.ingestion.event_store import (
+    PreparedEvents,
+    StagePart,
+    collection_paused,
+    prepare_events,
+    write_events,
+)
 from cs_health.ingestion.readers import RawTable
 from cs_health.ingestion.stage import MAX_PARTS, EventStage, event_stage
 from cs_health.ingestion.summary import ImportSummary, import_run, naive_utc, summarise
@@ -49,8 +56,6 @@ def import_events(
 ) -> ImportSummary:
     """Imports the events read from `path` in parts of at least `part_rows` (at most MAX_PARTS of them)."""
     bounds = part_bounds(len(raw.frame), part_rows)
-    if len(bounds) > 1:
-        raw = _in_time_order(raw)
     parts: Iterable[Validated] = (
         validate(part, KINDS["events"], now=now, source=str(path)) for part in _split(raw, bounds)
     )
@@ -79,14 +84,13 @@ def part_bounds(total: int, part_rows: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, total)) for start in range(0, max(total, 1), size)]
 
 
-def _in_time_order(raw: RawTable) -> RawTable:
-    """The records by time (file order among equal times, unparsable ones last), so that each part's events go
-    where the part before left off in the event table, clustered by time, instead of all over it (a file in no
-    particular order made the later parts' inserts cost twice as much). Rejects keep their file locations."""
+def _time_order(raw: RawTable) -> np.ndarray | None:
+    """The records' order by time (file order among equal times, unparsable ones last), so that each part's
+    events go where the part before left off in the event table, clustered by time, instead of all over it (a
+    file in no particular order made the later parts' inserts cost twice as much); None without timestamps."""
     if "timestamp" not in raw.frame.columns:
-        return raw  # validation says so
-    order = np.argsort(parse_timestamps(raw.frame["timestamp"]), kind="stable")
-    return RawTable(raw.frame.take(order), raw.locations[order], raw.location_label, raw.rejects)
+        return None  # validation says so
+    return np.argsort(parse_timestamps(raw.frame["timestamp"]), kind="stable")
 
 
 @contextmanager
@@ -106,9 +110,15 @@ def _page_cache(session: Session, kibibytes: int | None) -> Iterator[None]:
 
 
 def _split(raw: RawTable, bounds: list[tuple[int, int]]) -> Iterator[RawTable]:
+    """The parts' records, in time order when there are several; each part's are gathered as it is validated
+    (gathering the whole file first cost a second before anything could be written). Rejects keep their file
+    locations."""
+    order = _time_order(raw) if len(bounds) > 1 else None
     for number, (start, stop) in enumerate(bounds):
+        rows = slice(start, stop) if order is None else order[start:stop]
+        frame = raw.frame.iloc[rows] if order is None else raw.frame.take(rows)
         rejects = raw.rejects if number == 0 else []  # the reader's own rejects (malformed lines), reported once
-        yield RawTable(raw.frame.iloc[start:stop], raw.locations[start:stop], raw.location_label, rejects)
+        yield RawTable(frame, raw.locations[rows], raw.location_label, rejects)
 
 
 @dataclass
@@ -131,18 +141,43 @@ class _Tally:
 def _store_parts(
     session: Session, stage: EventStage | None, parts: Iterable[Validated], received_at: dt.datetime, tally: _Tally
 ) -> list[Validated]:
-    """Writes each part in a worker thread while this one validates and prepares the next (pulling `parts`
-    validates it); returns the parts' validation results, without their records."""
+    """Writes the parts in order, each staged by one worker thread and then stored by another (ADBC and SQLite
+    run without the GIL), while this thread validates and prepares the parts after it (pulling `parts` validates
+    the next); returns the parts' validation results, without their records. At most two parts wait for the
+    writer, so memory holds a few parts beyond the file itself."""
     validated: list[Validated] = []
-    with collection_paused(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="cs-health-import") as pool:
-        writing: tuple[Future[tuple[int, int]], int] | None = None
-        for number, valid in enumerate(parts):
-            prepared = prepare_events(EventColumns.from_frame(valid.frame), staged=stage is not None)
-            validated.append(replace(valid, frame=valid.frame.iloc[:0]))
-            if writing:
-                tally.add(*writing)  # the part before is written before this one starts
-            part = StagePart(stage, number) if stage else None
-            writing = (pool.submit(write_events, session, prepared, received_at, part), len(valid.frame))
-        if writing:
-            tally.add(*writing)
+    writes: deque[tuple[Future[tuple[int, int]], int]] = deque()
+    with (
+        collection_paused(),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="cs-health-stage") as stager,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="cs-health-import") as writer,
+    ):
+        try:
+            for number, valid in enumerate(parts):
+                prepared = prepare_events(EventColumns.from_frame(valid.frame), staged=stage is not None)
+                validated.append(replace(valid, frame=valid.frame.iloc[:0]))
+                part = StagePart(stage, number) if stage else None
+                staged = stager.submit(stage.write, number, *prepared.staged) if stage and prepared.staged else None
+                written = writer.submit(_write_when_staged, staged, session, prepared, received_at, part)
+                writes.append((written, len(valid.frame)))
+                while len(writes) > 2:
+                    tally.add(*writes.popleft())
+            while writes:
+                tally.add(*writes.popleft())
+        except BaseException:  # the parts still queued would only be rolled back: they are dropped, not written
+            for pool in (stager, writer):
+                pool.shutdown(cancel_futures=True)
+            raise
     return validated
+
+
+def _write_when_staged(
+    staged: Future[None] | None,
+    session: Session,
+    prepared: PreparedEvents,
+    received_at: dt.datetime,
+    part: StagePart | None,
+) -> tuple[int, int]:
+    if staged is not None:
+        staged.result()
+    return write_events(session, prepared, received_at, part)

@@ -18,8 +18,8 @@ import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from cs_health.ingestion import repository
-from cs_health.ingestion.columns import EventColumns, arrow_table
-from cs_health.ingestion.keys import event_identities, event_keys, timestamp_micros
+from cs_health.ingestion.columns import EventColumns, arrow_table, timestamp_text
+from cs_health.ingestion.keys import event_identities, event_keys
 from cs_health.ingestion.rollup import incoming_rollup
 from cs_health.ingestion.stage import EventStage
 
@@ -47,7 +47,7 @@ class StagePart:
 
 def prepare_events(events: EventColumns, *, staged: bool = False) -> PreparedEvents:
     """Keys, in-batch replays dropped, time order and rollup of a batch; with `staged`, its Arrow tables too."""
-    keys, micros = event_keys(events), timestamp_micros(events.timestamp)
+    keys, micros = event_keys(events), events.micros
     replays = _replays(event_identities(keys, micros))
     if replays.any():
         events, keys, micros = events.take(~replays), keys[~replays], micros[~replays]
@@ -56,8 +56,15 @@ def prepare_events(events: EventColumns, *, staged: bool = False) -> PreparedEve
     order = np.argsort(micros, kind="stable")
     columns = _database_columns(events, keys)
     rollup = incoming_rollup(events)
-    tables = (arrow_table(columns).take(order), arrow_table(rollup)) if staged else None
+    tables = (_staged_events(columns, micros).take(order), arrow_table(rollup)) if staged else None
     return PreparedEvents(events, columns, order, rollup, int(replays.sum()), tables)
+
+
+def _staged_events(columns: dict[str, np.ndarray], micros: np.ndarray) -> pa.Table:
+    """The columns as an Arrow table, the timestamps' text written by Arrow from their microseconds rather than
+    converted from the Python strings (a fifth of the conversion's cost)."""
+    table = arrow_table({name: values for name, values in columns.items() if name != "timestamp"})
+    return table.append_column("timestamp", timestamp_text(micros.view("datetime64[us]")))
 
 
 def store_events(session: Session, events: EventColumns, received_at: dt.datetime) -> tuple[int, int]:
@@ -68,9 +75,9 @@ def store_events(session: Session, events: EventColumns, received_at: dt.datetim
 def write_events(
     session: Session, prepared: PreparedEvents, received_at: dt.datetime, part: StagePart | None = None
 ) -> tuple[int, int]:
-    """Writes a prepared batch in the session's transaction, through its stage `part` when it has one (a file
-    import into SQLite); returns (new, duplicates). The rollup prepared with the events serves as it is when every
-    event turns out new; otherwise the new ones are rolled up again."""
+    """Writes a prepared batch in the session's transaction, from its stage `part` when it has one (a file import
+    into SQLite, which staged it already); returns (new, duplicates). The rollup prepared with the events serves
+    as it is when every event turns out new; otherwise the new ones are rolled up again."""
     events = prepared.events
     total = len(events) + prepared.replays
     if not len(events):
@@ -84,7 +91,6 @@ def write_events(
                 lambda: repository.insert_events(session, prepared.columns, prepared.order, received_at),
             )
         else:
-            part.stage.write(part.number, *(prepared.staged or ()))
             names, source = list(prepared.columns), part.stage.events(part.number)
             stored = _insert_exactly(
                 session,

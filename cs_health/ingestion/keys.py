@@ -35,7 +35,7 @@ def event_keys(events: EventColumns) -> np.ndarray:
     if has_message.any():
         keys[has_message] = hash_array(events.message_id[has_message], categorize=False)
     anonymous = events.take(~has_message)
-    micros = timestamp_micros(anonymous.timestamp)
+    micros = anonymous.micros
     fields = _hash_text(anonymous.account_id)
     for part in (
         _hash_text(anonymous.event),
@@ -47,11 +47,6 @@ def event_keys(events: EventColumns) -> np.ndarray:
         fields = (fields * MIX) ^ part
     keys[~has_message] = fields
     return keys.view(np.int64)
-
-
-def timestamp_micros(timestamps: np.ndarray) -> np.ndarray:
-    """int64 microseconds of timestamps held as text in the database's format (see ingestion.columns)."""
-    return np.array(timestamps, dtype="datetime64[us]").view(np.int64)
 
 
 def event_identities(keys: np.ndarray, micros: np.ndarray) -> np.ndarray:

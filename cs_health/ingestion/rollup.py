@@ -9,7 +9,7 @@ import pandas as pd
 
 from cs_health.db.tables import ANONYMOUS_USER
 from cs_health.ingestion.columns import EventColumns, format_timestamps
-from cs_health.ingestion.keys import present, timestamp_micros
+from cs_health.ingestion.keys import present
 
 ROLLUP_COLUMNS = ("account_id", "day", "event", "user_id", "events", "quantity", "latest")
 
@@ -18,7 +18,7 @@ def incoming_rollup(events: EventColumns) -> dict[str, np.ndarray]:
     """ROLLUP_COLUMNS with one row per (account, day, event, user) of `events`, in that order: event count,
     summed quantity and the latest timestamp (for the account's data freshness); anonymous events count under
     ANONYMOUS_USER."""
-    micros = timestamp_micros(events.timestamp).view("datetime64[us]")
+    micros = events.micros.view("datetime64[us]")
     days = micros.astype("datetime64[D]")
     users = np.where(present(events.user_id), events.user_id, ANONYMOUS_USER)
     group, groups = _group_codes([events.account_id, days.view(np.int64), events.event, users])
