@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     DATA_DIR: Path = Path("./cs_health_data")
     REPORTS_DIR: Path | None = None
     CHURN_GRACE_DAYS: int = Field(default=30, ge=0)
-    IMPORT_CHUNK_ROWS: int = Field(default=250_000, ge=1_000)
+    IMPORT_CHUNK_ROWS: int = Field(default=50_000, ge=1_000)
     MAX_REJECTS_SHOWN: int = Field(default=20, ge=0)
     SMTP_HOST: str | None = None
     SMTP_PORT: int = 25

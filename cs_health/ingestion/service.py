@@ -73,7 +73,7 @@ def import_file(
     now: dt.datetime,
     dry_run: bool = False,
     strict: bool = False,
-    chunk_rows: int = 250_000,
+    chunk_rows: int = 50_000,
     on_progress: Progress | None = None,
 ) -> ImportSummary:
     """Imports one file of `kind`; the whole file is one transaction, so a crash leaves nothing half-written.
