@@ -1,10 +1,11 @@
-"""A file of events imported in parts, in one transaction: while a worker thread writes one part (the database's
-work, without the GIL), this thread validates and prepares the next (Python's), so both cores work instead of
-validating the whole file first with the other one idle.
+"""A file of events imported in parts, in one transaction: while worker threads stage one part and store the one
+before it (the database's work, which runs without the GIL), this thread validates and prepares the next
+(Python's), so both cores work instead of validating the whole file first with the other one idle.
 
-Parts are stored in file order, so an event repeated in a later part is that part's duplicate, found by the
-event table's key, as a replay in a later file would be. `--strict` and `--dry-run` judge the whole file before
-anything is stored.
+Parts follow the events' time (file order among equal times), the event table's key order, so each part is
+written where the one before left off. An event repeated in a later part is that part's duplicate, found by the
+table's key as a replay in a later file would be, and of an event's replays the first in the file is the one
+stored, as in a single batch. `--strict` and `--dry-run` judge the whole file before anything is stored.
 """
 
 from __future__ import annotations
