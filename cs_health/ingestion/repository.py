@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from cs_health.db.tables import Account, ImportRun, UsageEvent
 from cs_health.ingestion.columns import arrow_table
+from cs_health.ingestion.rollup import SQLITE_ROLLUP_TABLE
 
 EVENT_COLUMNS = ("event_key", "message_id", "account_id", "user_id", "event", "timestamp", "quantity", "properties")
 _KEY_CHUNK = 10_000
@@ -38,8 +39,7 @@ _CREATE_ACCOUNTS = {
 
 _STAGES = {
     "sqlite": [
-        """CREATE TEMP TABLE IF NOT EXISTS incoming_rollup (
-            account_id TEXT, day TEXT, event TEXT, user_id TEXT, events INTEGER, quantity REAL, latest TEXT)""",
+        f"CREATE TEMP TABLE IF NOT EXISTS incoming_rollup {SQLITE_ROLLUP_TABLE}",
     ],
     "postgresql": [
         """CREATE TEMP TABLE IF NOT EXISTS incoming_event (

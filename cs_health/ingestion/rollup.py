@@ -12,6 +12,10 @@ from cs_health.ingestion.columns import EventColumns, format_timestamps
 from cs_health.ingestion.keys import present
 
 ROLLUP_COLUMNS = ("account_id", "day", "event", "user_id", "events", "quantity", "latest")
+# A staged rollup on SQLite, keyed as its rows come (incoming_rollup sorts them): the merge's GROUP BY account, day
+# and event then reads them in order instead of sorting them in a temporary B-tree.
+SQLITE_ROLLUP_TABLE = """(account_id TEXT, day TEXT, event TEXT, user_id TEXT, events INTEGER, quantity REAL,
+    latest TEXT, PRIMARY KEY (account_id, day, event, user_id)) WITHOUT ROWID"""
 
 
 def incoming_rollup(events: EventColumns) -> dict[str, np.ndarray]:

@@ -23,6 +23,7 @@ import pyarrow as pa
 from sqlalchemy.engine import make_url
 
 from cs_health.db.engine import Database
+from cs_health.ingestion.rollup import SQLITE_ROLLUP_TABLE
 from cs_health.processes import process_alive
 
 STAGE_PREFIX = ".cs-health-stage-"
@@ -59,10 +60,14 @@ class EventStage:
             adbc_driver_sqlite.dbapi.connect(str(self.attachments[self.schema(part)]), autocommit=True) as connection,
             closing(connection.cursor()) as cursor,
         ):
-            for statement in ("PRAGMA journal_mode=OFF", "PRAGMA synchronous=OFF"):
+            for statement in (
+                "PRAGMA journal_mode=OFF",
+                "PRAGMA synchronous=OFF",
+                f"CREATE TABLE rollup {SQLITE_ROLLUP_TABLE}",
+            ):
                 cursor.execute(statement)
-            for name, rows in (("events", events), ("rollup", rollup)):
-                cursor.adbc_ingest(name, rows, mode="replace")
+            cursor.adbc_ingest("events", events, mode="create")
+            cursor.adbc_ingest("rollup", rollup, mode="append")
 
 
 @contextmanager
