@@ -15,7 +15,6 @@ import math
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -38,10 +37,6 @@ from cs_health.ingestion.stage import MAX_PARTS, EventStage, event_stage
 from cs_health.ingestion.summary import ImportSummary, import_run, naive_utc, summarise
 from cs_health.ingestion.validation import Validated, parse_timestamps, validate
 from cs_health.progress import Progress
-
-# An import's page cache on SQLite (a ceiling; pages are allocated as they are read): a 2-million-event file touches
-# ~400 MB of event table and rollups. Imports already hold ~0.8 GB per million events in memory.
-IMPORT_CACHE_KIB = 1024 * 1024
 
 
 def import_events(
@@ -69,8 +64,7 @@ def import_events(
     started = naive_utc(dt.datetime.now(dt.UTC))
     with event_stage(database, len(bounds)) as stage, database.transaction(stage and stage.attachments) as session:
         tally = _Tally(len(raw.frame), on_progress)
-        with _page_cache(session, IMPORT_CACHE_KIB if len(bounds) > 1 else None):
-            validated = _store_parts(session, stage, parts, naive_utc(now), tally)
+        validated = _store_parts(session, stage, parts, naive_utc(now), tally)
         summary = judged or summarise("events", path, validated, dry_run=False, strict=False)
         summary.accepted, summary.new, summary.duplicates = tally.new, tally.new, tally.duplicates
         repository.record_imports(session, [import_run(summary, started)])
@@ -92,22 +86,6 @@ def _time_order(raw: RawTable) -> np.ndarray | None:
     if "timestamp" not in raw.frame.columns:
         return None  # validation says so
     return np.argsort(parse_timestamps(raw.frame["timestamp"]), kind="stable")
-
-
-@contextmanager
-def _page_cache(session: Session, kibibytes: int | None) -> Iterator[None]:
-    """SQLite's page cache for this connection at `kibibytes` while the block runs, then back as it was: the parts
-    of an import add to the same pages of the tables and their indexes, kept in memory between parts."""
-    if kibibytes is None or session.get_bind().dialect.name != "sqlite":
-        yield
-        return
-    connection = session.connection()
-    before = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
-    connection.exec_driver_sql(f"PRAGMA cache_size=-{kibibytes}")
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size={before}")
 
 
 def _split(raw: RawTable, bounds: list[tuple[int, int]]) -> Iterator[RawTable]:
