@@ -33,7 +33,7 @@ from cs_health.ingestion.event_store import (
     write_events,
 )
 from cs_health.ingestion.readers import RawTable
-from cs_health.ingestion.stage import MAX_PARTS, EventStage, event_stage
+from cs_health.ingestion.stage import MAX_PARTS, EventStage, event_stage, stages_events
 from cs_health.ingestion.summary import ImportSummary, import_run, naive_utc, summarise
 from cs_health.ingestion.validation import Validated, parse_timestamps, validate
 from cs_health.progress import Progress
@@ -50,8 +50,10 @@ def import_events(
     part_rows: int,
     on_progress: Progress | None,
 ) -> ImportSummary:
-    """Imports the events read from `path` in parts of at least `part_rows` (at most MAX_PARTS of them)."""
-    bounds = part_bounds(len(raw.frame), part_rows)
+    """Imports the events read from `path` in parts of at least `part_rows` (at most MAX_PARTS of them) into a
+    SQLite file. PostgreSQL takes the file in one part: its own processes already work beside this one while it
+    copies, and parts there cost more than they overlap (2M events: 22.8 s in parts against 20.0 s in one)."""
+    bounds = part_bounds(len(raw.frame), part_rows if stages_events(database) else len(raw.frame))
     parts: Iterable[Validated] = (
         validate(part, KINDS["events"], now=now, source=str(path)) for part in _split(raw, bounds)
     )

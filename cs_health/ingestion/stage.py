@@ -70,16 +70,21 @@ class EventStage:
             cursor.adbc_ingest("rollup", rollup, mode="append")
 
 
+def stages_events(database: Database) -> bool:
+    """Whether event imports go through a stage: into a SQLite file (not an in-memory database)."""
+    location = make_url(str(database.engine.url)).database
+    return database.dialect == "sqlite" and bool(location) and location != ":memory:"
+
+
 @contextmanager
 def event_stage(database: Database, parts: int) -> Iterator[EventStage | None]:
     """A stage of `parts` parts for an event import into a SQLite file, beside the database (the same disk, which
     has room for it); None for anything else, which binds its rows directly. Named after the importing process, so
     that a later import can tell the stage of one that was killed from one still running."""
-    location = make_url(str(database.engine.url)).database
-    if database.dialect != "sqlite" or not location or location == ":memory:":
+    if not stages_events(database):
         yield None
         return
-    folder = Path(location).parent
+    folder = Path(make_url(str(database.engine.url)).database or "").parent
     remove_abandoned_stages(folder)
     with tempfile.TemporaryDirectory(prefix=f"{STAGE_PREFIX}{os.getpid()}-", dir=folder) as stage:
         yield EventStage(Path(stage), parts)

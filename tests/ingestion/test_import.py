@@ -403,8 +403,8 @@ def test_a_file_in_parts_stores_what_it_stores_in_one(database: Database, tmp_pa
 
 
 def test_an_events_import_reports_its_progress_part_by_part_through_to_the_commit(database: Database, tmp_path: Path):
-    """The count of events stored after each part, then the commit, which a count says nothing about; the bar
-    no longer sits at 100 % in silence while the file is committed."""
+    """The count of events stored after each part (a SQLite file takes events in parts), then the commit, which a
+    count says nothing about; the bar no longer sits at 100 % in silence while the file is committed."""
     reports: list[tuple[int, int, str | None]] = []
     path = write_records(tmp_path / "events.jsonl", EVENTS)
     import_file(
@@ -417,5 +417,6 @@ def test_an_events_import_reports_its_progress_part_by_part_through_to_the_commi
     )
     assert [phase for _, _, phase in reports if phase] == ["committing"]
     counts = [done for done, _, phase in reports if not phase]
-    assert counts == [min(done, len(EVENTS)) for done in range(2, len(EVENTS) + 2, 2)]
+    in_parts = database.dialect == "sqlite"  # PostgreSQL takes a file in one part
+    assert counts == ([min(done, len(EVENTS)) for done in range(2, len(EVENTS) + 2, 2)] if in_parts else [len(EVENTS)])
     assert {total for _, total, _ in reports} == {len(EVENTS)}
