@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
+from cs_health.db.base import naive_utc
 from cs_health.db.engine import Database
 from cs_health.ingestion import repository
 from cs_health.ingestion.columns import EventColumns
@@ -34,7 +35,7 @@ from cs_health.ingestion.event_store import (
 )
 from cs_health.ingestion.readers import RawTable
 from cs_health.ingestion.stage import MAX_PARTS, EventStage, event_stage, stages_events
-from cs_health.ingestion.summary import ImportSummary, import_run, naive_utc, summarise
+from cs_health.ingestion.summary import ImportSummary, import_run, summarise
 from cs_health.ingestion.validation import Validated, parse_timestamps, validate
 from cs_health.progress import Progress
 

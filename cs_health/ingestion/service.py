@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from cs_health.db.base import naive_utc
 from cs_health.db.engine import Database
 from cs_health.db.tables import (
     Account,
@@ -38,7 +39,7 @@ from cs_health.ingestion.items import EventBatch
 from cs_health.ingestion.keys import record_id
 from cs_health.ingestion.readers import read_table
 from cs_health.ingestion.schemas import BatchResult, ItemError
-from cs_health.ingestion.summary import ImportSummary, import_run, naive_utc, summarise
+from cs_health.ingestion.summary import ImportSummary, import_run, summarise
 from cs_health.ingestion.validation import Validated, validate
 from cs_health.progress import Progress
 

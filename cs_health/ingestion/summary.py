@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cs_health.db.base import naive_utc
 from cs_health.db.tables import ImportRun
 from cs_health.ingestion.rejects import Reject, rejects_path, write_rejects
 from cs_health.ingestion.validation import Validated
@@ -65,7 +66,3 @@ def import_run(summary: ImportSummary, started: dt.datetime) -> ImportRun:
         started_at=started,
         finished_at=naive_utc(dt.datetime.now(dt.UTC)),
     )
-
-
-def naive_utc(now: dt.datetime) -> dt.datetime:
-    return now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
