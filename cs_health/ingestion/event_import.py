@@ -2,10 +2,9 @@
 before it (the database's work, which runs without the GIL), this thread validates and prepares the next
 (Python's), so both cores work instead of validating the whole file first with the other one idle.
 
-Parts follow the events' time (file order among equal times), the event table's key order, so each part is
-written where the one before left off. An event repeated in a later part is that part's duplicate, found by the
-table's key as a replay in a later file would be, and of an event's replays the first in the file is the one
-stored, as in a single batch. `--strict` and `--dry-run` judge the whole file before anything is stored.
+Parts are spans of the events' time, the event table's key order, so each part is written where the one before
+left off (see plan_parts). An event's replays share its time and so its part, where the first in the file is the
+one stored, as in a single batch. `--strict` and `--dry-run` judge the whole file before anything is stored.
 """
 
 from __future__ import annotations
@@ -54,9 +53,9 @@ def import_events(
     """Imports the events read from `path` in parts of at least `part_rows` (at most MAX_PARTS of them) into a
     SQLite file. PostgreSQL takes the file in one part: its own processes already work beside this one while it
     copies, and parts there cost more than they overlap (2M events: 22.8 s in parts against 20.0 s in one)."""
-    bounds = part_bounds(len(raw.frame), part_rows if stages_events(database) else len(raw.frame))
+    plan = plan_parts(raw, part_rows if stages_events(database) else len(raw.frame))
     parts: Iterable[Validated] = (
-        validate(part, KINDS["events"], now=now, source=str(path)) for part in _split(raw, bounds)
+        validate(part, KINDS["events"], now=now, source=str(path)) for part in _split(raw, plan)
     )
     judged: ImportSummary | None = None
     if dry_run or strict:
@@ -65,7 +64,7 @@ def import_events(
         if not judged.stored:
             return judged
     started = naive_utc(dt.datetime.now(dt.UTC))
-    with event_stage(database, len(bounds)) as stage, database.transaction(stage and stage.attachments) as session:
+    with event_stage(database, len(plan.bounds)) as stage, database.transaction(stage and stage.attachments) as session:
         tally = _Tally(len(raw.frame), on_progress)
         validated = _store_parts(session, stage, parts, naive_utc(now), tally)
         summary = judged or summarise("events", path, validated, dry_run=False, strict=False)
@@ -76,29 +75,44 @@ def import_events(
     return summary
 
 
-def part_bounds(total: int, part_rows: int) -> list[tuple[int, int]]:
-    """(start, stop) of each part: `part_rows` records, or more where the file would need over MAX_PARTS."""
+@dataclass(frozen=True)
+class PartPlan:
+    """Which records go in which part: part k is `order[start:stop]` for its (start, stop) in `bounds` (records in
+    file order when `order` is None)."""
+
+    order: np.ndarray | None
+    bounds: list[tuple[int, int]]
+
+
+def plan_parts(raw: RawTable, part_rows: int) -> PartPlan:
+    """Parts of at least `part_rows` records (more where the file would need over MAX_PARTS) that follow the
+    events' time: each part's events are later than the part's before, so that each part is written where the one
+    before left off in the event table, clustered by time, instead of all over it (a file in no particular order
+    made the later parts' inserts cost twice as much). Within a part, records keep their file order: the part is
+    put in time order as it is written. Events of one time share a part, so of an event's replays the first in
+    the file is still the one stored; records whose time does not parse (rejected by validation) come last."""
+    total = len(raw.frame)
     size = max(part_rows, math.ceil(total / MAX_PARTS), 1)
-    return [(start, min(start + size, total)) for start in range(0, max(total, 1), size)]
+    if total <= size or "timestamp" not in raw.frame.columns:  # without timestamps, validation says so
+        return PartPlan(None, [(0, total)])
+    micros = parse_timestamps(raw.frame["timestamp"]).view(np.int64)
+    micros = np.where(micros == np.iinfo(np.int64).min, np.iinfo(np.int64).max, micros)  # NaT last
+    starts = np.arange(size, total, size)
+    boundaries = np.partition(micros, starts)[starts]
+    part = np.searchsorted(boundaries, micros, side="right").astype(np.int16)
+    # A stable sort of small integers is a radix sort: each part's records in file order, in one pass.
+    order = np.argsort(part, kind="stable")
+    stops = np.cumsum(np.bincount(part, minlength=len(starts) + 1))
+    bounds = [(int(start), int(stop)) for start, stop in zip([0, *stops[:-1]], stops, strict=True) if stop > start]
+    return PartPlan(order, bounds)
 
 
-def _time_order(raw: RawTable) -> np.ndarray | None:
-    """The records' order by time (file order among equal times, unparsable ones last), so that each part's
-    events go where the part before left off in the event table, clustered by time, instead of all over it (a
-    file in no particular order made the later parts' inserts cost twice as much); None without timestamps."""
-    if "timestamp" not in raw.frame.columns:
-        return None  # validation says so
-    return np.argsort(parse_timestamps(raw.frame["timestamp"]), kind="stable")
-
-
-def _split(raw: RawTable, bounds: list[tuple[int, int]]) -> Iterator[RawTable]:
-    """The parts' records, in time order when there are several; each part's are gathered as it is validated
-    (gathering the whole file first cost a second before anything could be written). Rejects keep their file
-    locations."""
-    order = _time_order(raw) if len(bounds) > 1 else None
-    for number, (start, stop) in enumerate(bounds):
-        rows = slice(start, stop) if order is None else order[start:stop]
-        frame = raw.frame.iloc[rows] if order is None else raw.frame.take(rows)
+def _split(raw: RawTable, plan: PartPlan) -> Iterator[RawTable]:
+    """The parts' records, each gathered as it is validated (gathering the whole file first cost a second before
+    anything could be written). Rejects keep their file locations."""
+    for number, (start, stop) in enumerate(plan.bounds):
+        rows = slice(start, stop) if plan.order is None else plan.order[start:stop]
+        frame = raw.frame.iloc[rows] if plan.order is None else raw.frame.take(rows)
         rejects = raw.rejects if number == 0 else []  # the reader's own rejects (malformed lines), reported once
         yield RawTable(frame, raw.locations[rows], raw.location_label, rejects)
 
@@ -136,10 +150,10 @@ def _store_parts(
     ):
         try:
             for number, valid in enumerate(parts):
-                prepared = prepare_events(EventColumns.from_frame(valid.frame), staged=stage is not None)
+                prepared = prepare_events(EventColumns.from_frame(valid.frame))
                 validated.append(replace(valid, frame=valid.frame.iloc[:0]))
                 part = StagePart(stage, number) if stage else None
-                staged = stager.submit(stage.write, number, *prepared.staged) if stage and prepared.staged else None
+                staged = stager.submit(_stage, stage, number, prepared) if stage and len(prepared.events) else None
                 written = writer.submit(_write_when_staged, staged, session, prepared, received_at, part)
                 writes.append((written, len(valid.frame)))
                 while len(writes) > 2:
@@ -151,6 +165,10 @@ def _store_parts(
                 pool.shutdown(cancel_futures=True)
             raise
     return validated
+
+
+def _stage(stage: EventStage, number: int, prepared: PreparedEvents) -> None:
+    stage.write(number, *prepared.staged())
 
 
 def _write_when_staged(

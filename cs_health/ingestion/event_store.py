@@ -1,8 +1,8 @@
 """The event store every path shares (files, the native API, Segment): deduplicated events in, their rollups
 kept exact, in the caller's transaction.
 
-Storing is split in two so that a file import can overlap them: preparing (keys, time order, rollup, Arrow
-columns for a stage) is Python and numpy work; writing is the database's, which runs without the GIL.
+Storing is split in two so that a file import can overlap them: preparing (keys, time order, rollup) is Python
+and numpy work; staging and writing are Arrow's and the database's, which run without the GIL.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from cs_health.ingestion import repository
-from cs_health.ingestion.columns import EventColumns, arrow_table, timestamp_text
+from cs_health.ingestion.columns import EventColumns, Text, arrow_table, present
 from cs_health.ingestion.keys import event_identities, event_keys
 from cs_health.ingestion.rollup import incoming_rollup
 from cs_health.ingestion.stage import EventStage
@@ -27,14 +27,18 @@ from cs_health.ingestion.stage import EventStage
 @dataclass(frozen=True)
 class PreparedEvents:
     """A batch ready to write: its events without in-batch replays, their table columns, the order to write them
-    in, their rollup, and (for a stage) the same as Arrow tables."""
+    in, and their rollup."""
 
     events: EventColumns
-    columns: dict[str, np.ndarray]
+    columns: dict[str, Text]
     order: np.ndarray
-    rollup: dict[str, np.ndarray]
+    rollup: dict[str, Text]
     replays: int
-    staged: tuple[pa.Table, pa.Table] | None = None  # events in write order, rollup
+
+    def staged(self) -> tuple[pa.Table, pa.Table]:
+        """The events in write order and their rollup as Arrow tables, for a stage. A file's text is Arrow
+        already, so this is Arrow's work in C, without the GIL: the stager's thread does it."""
+        return arrow_table(self.columns).take(self.order), arrow_table(self.rollup)
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,8 @@ class StagePart:
     number: int
 
 
-def prepare_events(events: EventColumns, *, staged: bool = False) -> PreparedEvents:
-    """Keys, in-batch replays dropped, time order and rollup of a batch; with `staged`, its Arrow tables too."""
+def prepare_events(events: EventColumns) -> PreparedEvents:
+    """Keys, in-batch replays dropped, time order and rollup of a batch."""
     keys, micros = event_keys(events), events.micros
     replays = _replays(event_identities(keys, micros))
     if replays.any():
@@ -54,17 +58,7 @@ def prepare_events(events: EventColumns, *, staged: bool = False) -> PreparedEve
     # Events stay in arrival order, where each column's values lie in memory in sequence, and are only written
     # in time order, the table's key order; taking them in that order first costs cache misses.
     order = np.argsort(micros, kind="stable")
-    columns = _database_columns(events, keys)
-    rollup = incoming_rollup(events)
-    tables = (_staged_events(columns, micros).take(order), arrow_table(rollup)) if staged else None
-    return PreparedEvents(events, columns, order, rollup, int(replays.sum()), tables)
-
-
-def _staged_events(columns: dict[str, np.ndarray], micros: np.ndarray) -> pa.Table:
-    """The columns as an Arrow table, the timestamps' text written by Arrow from their microseconds rather than
-    converted from the Python strings (a fifth of the conversion's cost)."""
-    table = arrow_table({name: values for name, values in columns.items() if name != "timestamp"})
-    return table.append_column("timestamp", timestamp_text(micros.view("datetime64[us]")))
+    return PreparedEvents(events, _database_columns(events, keys), order, incoming_rollup(events), int(replays.sum()))
 
 
 def store_events(session: Session, events: EventColumns, received_at: dt.datetime) -> tuple[int, int]:
@@ -108,10 +102,11 @@ def write_events(
     return len(events), total - len(events)
 
 
-def _database_columns(events: EventColumns, keys: np.ndarray) -> dict[str, np.ndarray]:
+def _database_columns(events: EventColumns, keys: np.ndarray) -> dict[str, Text]:
     """The event table's columns of `events` (properties only when some event has them)."""
-    columns = {"event_key": keys} | {name: events.column(name) for name in repository.EVENT_COLUMNS[1:]}
-    if not any(columns["properties"]):
+    columns: dict[str, Text] = {"event_key": keys}
+    columns |= {name: events.column(name) for name in repository.EVENT_COLUMNS[1:]}
+    if not present(columns["properties"]).any():
         del columns["properties"]
     return columns
 

@@ -12,28 +12,26 @@ import hashlib
 import numpy as np
 from pandas.util import hash_array
 
-from cs_health.ingestion.columns import EventColumns, object_array
+from cs_health.ingestion.columns import EventColumns, Text, as_numpy, object_array, present
 
 MIX = np.uint64(0x100000001B3)
 
 
-def present(values: np.ndarray) -> np.ndarray:
-    """Where an object column holds a value (not None)."""
-    return np.not_equal(values, None)
-
-
-def _hash_text(values: np.ndarray) -> np.ndarray:
-    return hash_array(object_array(["" if value is None else str(value) for value in values]), categorize=False)
+def _hash_text(values: Text) -> np.ndarray:
+    return hash_array(
+        object_array(["" if value is None else str(value) for value in as_numpy(values)]), categorize=False
+    )
 
 
 def event_keys(events: EventColumns) -> np.ndarray:
     """int64 keys for typed events."""
-    has_message = present(events.message_id)
+    message_ids = as_numpy(events.message_id)  # hashed as Python strings, whichever path the events came by
+    has_message = present(message_ids)
     if has_message.all():  # the usual case: every event names its message id (validated text)
-        return hash_array(events.message_id, categorize=False).view(np.int64)
+        return hash_array(message_ids, categorize=False).view(np.int64)
     keys = np.empty(len(events), dtype=np.uint64)
     if has_message.any():
-        keys[has_message] = hash_array(events.message_id[has_message], categorize=False)
+        keys[has_message] = hash_array(message_ids[has_message], categorize=False)
     anonymous = events.take(~has_message)
     micros = anonymous.micros
     fields = _hash_text(anonymous.account_id)

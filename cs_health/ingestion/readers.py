@@ -134,7 +134,7 @@ def _read_csv(path: Path, data: bytes) -> RawTable:
         Reject(number, "(row)", f"has {actual} fields, the header has {len(columns)}", {"text": text})
         for number, text, actual in invalid
     ]
-    frame = table.to_pandas()
+    frame = table.combine_chunks().to_pandas()
     return _drop_blank_rows(RawTable(frame, locations, "line", rejects))
 
 
@@ -206,7 +206,7 @@ def _read_parquet(path: Path, data: bytes) -> RawTable:
         table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowInvalid, OSError) as error:
         raise InvalidInput(f"{path}: not a readable Parquet file ({error})") from error
-    frame = table.to_pandas()
+    frame = table.combine_chunks().to_pandas()
     frame.columns = [str(name).strip().lower() for name in frame.columns]
     return RawTable(frame, np.arange(len(frame), dtype=np.int64), "row index")
 

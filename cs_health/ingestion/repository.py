@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cs_health.db.tables import Account, ImportRun, UsageEvent
-from cs_health.ingestion.columns import arrow_table
+from cs_health.ingestion.columns import Text, arrow_table, as_numpy, take_values
 from cs_health.ingestion.rollup import SQLITE_ROLLUP_TABLE
 
 EVENT_COLUMNS = ("event_key", "message_id", "account_id", "user_id", "event", "timestamp", "quantity", "properties")
@@ -120,7 +120,7 @@ def alone_in_process() -> Iterator[None]:
 
 
 def _insert_rows(
-    session: Session, table: str, columns: Mapping[str, np.ndarray], *, constants: Mapping[str, str] | None = None
+    session: Session, table: str, columns: Mapping[str, Text], *, constants: Mapping[str, str] | None = None
 ) -> int:
     """The columns' rows into `table` on SQLite (plus `constants`, SQL literals, in every row; duplicates of a
     unique key ignored); returns how many rows were stored.
@@ -132,7 +132,7 @@ def _insert_rows(
     process, see alone_in_process), executemany, which costs SQLite half the CPU of unpacking JSON."""
     constants = constants or {}
     head = f"INSERT OR IGNORE INTO {table} ({', '.join([*columns, *constants])})"
-    rows = list(zip(*(column.tolist() for column in columns.values()), strict=True))
+    rows = list(zip(*(as_numpy(column).tolist() for column in columns.values()), strict=True))
     literals = "".join(f", {literal}" for literal in constants.values())
     connection = session.connection()
     if getattr(_this_thread, "alone", False):
@@ -158,15 +158,13 @@ def prepare_event_store(session: Session) -> None:
         session.execute(text(statement))
 
 
-def insert_events(
-    session: Session, columns: Mapping[str, np.ndarray], order: np.ndarray, received_at: dt.datetime
-) -> int:
+def insert_events(session: Session, columns: Mapping[str, Text], order: np.ndarray, received_at: dt.datetime) -> int:
     """Stores events (EVENT_COLUMNS, one value per event), in `order`, whose (timestamp, event_key) is not stored
     yet (the primary key drops the others); returns how many it stored."""
     names = list(columns)
     if _dialect(session) == "sqlite":
         received = received_at.strftime("%Y-%m-%d %H:%M:%S.%f")
-        ordered = {name: values[order] for name, values in columns.items()}
+        ordered = {name: take_values(values, order) for name, values in columns.items()}
         return _insert_rows(session, "usage_event", ordered, constants={"received_at": f"'{received}'"})
     session.execute(text("TRUNCATE incoming_event"))
     _copy(session, "incoming_event", arrow_table(columns).take(order))
@@ -202,9 +200,10 @@ def _rowcount(result: Any) -> int:
     return int(result.rowcount)
 
 
-def stored_among(session: Session, timestamps: np.ndarray, keys: np.ndarray) -> np.ndarray:
+def stored_among(session: Session, timestamps: Text, keys: np.ndarray) -> np.ndarray:
     """Which of these events (timestamp text, event_key) are stored already, as a mask."""
     stored = np.zeros(len(keys), dtype=bool)
+    timestamps = as_numpy(timestamps)
     if _dialect(session) == "sqlite":
         pairs = orjson.dumps(list(zip(timestamps.tolist(), keys.tolist(), strict=True)))
         positions = session.connection().exec_driver_sql(
@@ -225,7 +224,7 @@ def stored_among(session: Session, timestamps: np.ndarray, keys: np.ndarray) -> 
     return stored
 
 
-def stage_rollup(session: Session, rollup: Mapping[str, np.ndarray]) -> str:
+def stage_rollup(session: Session, rollup: Mapping[str, Text]) -> str:
     """Puts a rollup (rollup.incoming_rollup's columns) into this connection's `incoming_rollup` table and
     returns its name, the source for merge_rollup."""
     session.execute(text("DELETE FROM incoming_rollup"))

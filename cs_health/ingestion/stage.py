@@ -2,7 +2,7 @@
 (Python's sqlite3 binds every value of every row from a Python object, which was a third of an import's time),
 and one INSERT … SELECT moves them into the event table.
 
-An import goes in parts (see ingestion.service): each part has a scratch file of its own, holding its events and
+An import goes in parts (see ingestion.event_import): each part has a scratch file of its own, holding its events and
 their rollup, written while the part before it is being stored. The import's own connection attaches every part's
 file before its transaction begins (SQLite cannot attach inside one), so the events, their rollups and the import
 record still commit or roll back together; the files are deleted afterwards whatever happened. A part is written

@@ -62,3 +62,6 @@ def test_keys_match_the_frame_based_keys(rows: list[tuple[object, ...]]) -> None
     events = pd.DataFrame(rows, columns=names)
     events["timestamp"] = pd.to_datetime("2020-01-01") + pd.to_timedelta(events.pop("at"), unit="us")
     assert event_keys(EventColumns.from_frame(events)).tolist() == reference_keys(events).tolist()
+    # A file's validated text is Arrow strings: the same events get the same keys.
+    as_read = events.astype({name: "string" for name in ["account_id", "event", "user_id", "message_id"]})
+    assert event_keys(EventColumns.from_frame(as_read)).tolist() == reference_keys(events).tolist()

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -146,17 +147,21 @@ def test_file_imports_keep_the_rollups_exact(
 
 # 100,000 rows of 100,000 possible values: about 63,000 distinct values a column, whose product overflows 2⁶²
 @pytest.mark.parametrize(("rows", "distinct"), [(2_000, 7), (100_000, 100_000)])
-def test_rollup_groups_are_numbered_in_the_order_of_their_values(rows: int, distinct: int) -> None:
+@pytest.mark.parametrize("text", ["objects", "arrow"])
+def test_rollup_groups_are_numbered_in_the_order_of_their_values(rows: int, distinct: int, text: str) -> None:
     """Groups numbered in sorted (account, day, event, user) order, whether the combined code fits 64 bits or
-    the codes are re-densified column by column."""
+    the codes are re-densified column by column, and whether the text is Python strings (an HTTP request's) or
+    Arrow's (a file's). Values past ASCII sort by code point, as the database's keys do."""
     rng = np.random.default_rng(rows)
     columns = [
         np.array([f"acc-{value}" for value in rng.integers(0, distinct, rows)], dtype=object),
         rng.integers(0, distinct, rows),
-        np.array([f"event {value}" for value in rng.integers(0, distinct, rows)], dtype=object),
+        np.array([f"évent {value}" if value % 3 else f"event {value}" for value in rng.integers(0, distinct, rows)]),
         np.array([f"user-{value}" for value in rng.integers(0, distinct, rows)], dtype=object),
     ]
-    group, groups = _group_codes(columns)
+    columns[2] = columns[2].astype(object)
+    given = [pa.array(column) if text == "arrow" and column.dtype == object else column for column in columns]
+    group, groups = _group_codes(given)
     table = pd.DataFrame({str(position): column for position, column in enumerate(columns)})
     expected = table.groupby(list(table.columns), sort=True).ngroup().to_numpy()
     assert groups == expected.max() + 1
