@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from cs_health.auth.dependencies import write_transaction
 from cs_health.config import Settings
+from cs_health.db.base import naive_utc
 from cs_health.db.engine import Database
 from cs_health.db.tables import OutboxMessage
 from cs_health.qbr import repository, service
@@ -120,7 +121,7 @@ def _message(
     key = f"{report.account.account_id}\n{report.kind}\n{report.period.label}\n{recipient}\n{for_csm}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     subject, text, html = render_email(report, for_csm=for_csm)
-    moment = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
+    moment = naive_utc(now)
     return OutboxMessage(
         kind=MAIL_KIND,
         recipient=recipient,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from cs_health.audit import service as audit
 from cs_health.audit.schemas import Actor, AuditAction
 from cs_health.churn.service import forecast_columns
+from cs_health.db.base import naive_utc
 from cs_health.db.tables import ChurnPrediction, HealthScore, UsageForecast
 from cs_health.exceptions import InvalidInput, NotFound, ServiceUnavailable
 from cs_health.qbr import repository
@@ -268,7 +269,7 @@ def archive(
             "format": request.fmt,
             "path": str(path),
             "size_bytes": len(content),
-            "created_at": _naive(now),
+            "created_at": naive_utc(now),
         },
     )
     session.flush()
@@ -336,10 +337,6 @@ def list_reports(session: Session, account_id: str) -> ReportList:
             for row in repository.list_reports(session, account_id)
         ],
     )
-
-
-def _naive(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _write_atomically(path: Path, content: bytes) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from alerts.smtp import Attachment, OutgoingMail, SmtpConfig, SmtpSender, backoff_seconds, build_message, write_eml
 from cs_health.auth.dependencies import write_transaction
 from cs_health.config import Settings
+from cs_health.db.base import naive_utc
 from cs_health.db.engine import Database
 from cs_health.db.tables import OutboxMessage
 from cs_health.renewals import repository
@@ -64,10 +65,6 @@ def mail_directory(settings: Settings) -> Path:
     return settings.DATA_DIR / "mail"
 
 
-def _naive(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
 def _outgoing(row: OutboxMessage, sender: str) -> OutgoingMail:
     attachments = tuple(
         Attachment(
@@ -91,7 +88,7 @@ def _outgoing(row: OutboxMessage, sender: str) -> OutgoingMail:
 
 def claim_due(database: Database, now: dt.datetime, claim_seconds: int, limit: int = BATCH) -> list[OutboxMessage]:
     """Takes the due messages for this sender (none that another sender holds)."""
-    moment = _naive(now)
+    moment = naive_utc(now)
     until = moment + dt.timedelta(seconds=claim_seconds)
     with write_transaction(database) as session:
         due = repository.due_messages(session, moment, limit)
@@ -103,7 +100,7 @@ def claim_due(database: Database, now: dt.datetime, claim_seconds: int, limit: i
 
 def deliver_outbox(database: Database, settings: Settings, *, now: dt.datetime, limit: int = BATCH) -> DeliverySummary:
     """Delivers the due messages once each (see the module docstring for the guarantees)."""
-    moment = _naive(now)
+    moment = naive_utc(now)
     config = smtp_config(settings)
     summary = DeliverySummary(directory=None if config else mail_directory(settings))
     rows = claim_due(database, moment, settings.OUTBOX_CLAIM_SECONDS, limit)

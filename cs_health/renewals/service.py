@@ -50,6 +50,7 @@ from alerts.rules import (
 from cs_health.audit import service as audit
 from cs_health.audit.schemas import AuditAction
 from cs_health.config import Settings
+from cs_health.db.base import naive_utc
 from cs_health.db.tables import Alert, OutboxMessage
 from cs_health.exceptions import Conflict, InvalidInput, NotFound
 from cs_health.renewals import repository
@@ -140,7 +141,7 @@ def run_alerts(session: Session, as_of: dt.date, *, settings: Settings, now: dt.
 
     Re-running a date is idempotent: the alerts are refreshed, nothing is counted or mailed twice. Dates older
     than ALERT_MAIL_MAX_AGE_DAYS (backfills) record alerts without mailing."""
-    moment = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
+    moment = naive_utc(now)
     rules = rules_from(settings.ALERT_RULES_FILE)
     audit.note_in_use(
         session,
