@@ -7,9 +7,11 @@ about half the speed it has alone. Here the server process validates and a write
 interpreter of its own, as a PostgreSQL server's backends have their own processes.
 
 The writer process runs the same group commit (group_commit.run_group) over whatever batches are waiting, and
-sends each request its answer after the group committed. It is started with `spawn` (the server process has
-threads, which fork would copy half-way), ends when the server closes the pipe, and is started again by the
-next request if it died; requests that were waiting on a dead writer get a 503 and nothing half-written.
+sends each request its answer after the group committed. On SQLite, a thread copies the log back into the
+database file (db.checkpoint), so that no group waits for a checkpoint. The process is started with `spawn` (the
+server process has threads, which fork would copy half-way), ends when the server closes the pipe, and is started
+again by the next request if it died; requests that were waiting on a dead writer get a 503 and nothing
+half-written.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
+from cs_health.db.checkpoint import checkpoint_in_background
 from cs_health.db.engine import Database, make_database
 from cs_health.exceptions import CSHealthError, ServiceUnavailable
 from cs_health.ingestion.group_commit import MAX_GROUP_EVENTS, Job, run_group, take_group
@@ -50,6 +53,7 @@ def serve_writes(connection: Connection, url: str, max_group_events: int = MAX_G
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     database = make_database(url)
+    checkpointer = checkpoint_in_background(database)  # before its first connection
     gc.collect()  # as `cs-health serve` does: what is loaded by now lives as long as the process, and frozen,
     gc.freeze()  # full collections no longer re-scan it (a pause that held up every request in the pipe)
     pending: list[tuple[int, Job]] = []
@@ -64,7 +68,11 @@ def serve_writes(connection: Connection, url: str, max_group_events: int = MAX_G
                     (ticket, job.result, _portable(job.error)) for ticket, job in zip(tickets, group, strict=True)
                 ]
                 connection.send(answers)
+                if checkpointer is not None:
+                    checkpointer.committed()
     finally:
+        if checkpointer is not None:
+            checkpointer.close()
         database.engine.dispose()
 
 
