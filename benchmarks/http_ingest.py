@@ -1,14 +1,19 @@
 """HTTP ingestion: `POST /api/v1/events` of a real `cs-health serve` against a naive FastAPI endpoint.
 
 Both servers run as subprocesses (one uvicorn worker each) on free loopback ports against fresh databases; a
-separate driver process posts the same pre-encoded 500-event batches from N concurrent keep-alive httpx clients
+separate driver process posts the same pre-encoded 500-event batches from N concurrent keep-alive clients
 and reports events/s and request latency. cs-health validates, deduplicates, stores and rolls up; the naive
 endpoint parses the body into pydantic models and inserts the rows with plain SQLAlchemy into a table with a
 unique message_id index (no validation beyond types, no rollups). Everything stops by itself.
 
-    python benchmarks/http_ingest.py [--clients 8] [--batches 400] [--batch-size 500] [--seconds 60]
+The figures are a running server's: before the clock starts, each client posts --warmup batches of other events,
+whose latencies are reported apart. A freshly started server pays one-time costs on its first requests (database
+connections opened, statements compiled, code loaded), and eight of them at once fill the whole p99 of a
+400-request run; `--warmup 0` measures that cold start instead.
+
+    python benchmarks/http_ingest.py [--clients 8] [--batches 1000] [--batch-size 500] [--warmup 1] [--seconds 60]
                                      [--postgres postgresql://postgres@127.0.0.1:5432/postgres] [--no-naive]
-    python benchmarks/http_ingest.py --in-process [--clients 8] [--batches 400]   # CPU per phase, no HTTP
+    python benchmarks/http_ingest.py --in-process [--clients 8] [--batches 1000]   # CPU per phase, no HTTP
 
 Each figure comes with the machine's load average and the server's CPU per request: on a shared machine the
 events/s say how much of a core the server got, the CPU per request what it needed.
@@ -158,7 +163,26 @@ class Connection:
         await self.writer.wait_closed()
 
 
-async def drive(url: str, path: str, key: str, bodies: list[bytes], clients: int, seconds: float) -> dict[str, Any]:
+async def warm_up(connections: list[Connection], path: str, bodies: list[bytes], headers: dict[str, str]) -> dict:
+    """Posts `bodies` spread over the connections, all at once: each connection's first request."""
+    latencies: list[float] = []
+    accepted = 0
+
+    async def post(connection: Connection, body: bytes) -> None:
+        nonlocal accepted
+        started = time.perf_counter()
+        status, answer = await connection.post(path, body, headers)
+        latencies.append(time.perf_counter() - started)
+        accepted += orjson.loads(answer).get("accepted", 0) if status == 200 else 0
+
+    for start in range(0, len(bodies), len(connections)):
+        await asyncio.gather(*map(post, connections, bodies[start : start + len(connections)]))
+    return {"warmup_requests": len(latencies), "warmup_accepted": accepted, "warmup_max_ms": max(latencies) * 1000}
+
+
+async def drive(
+    url: str, path: str, key: str, bodies: list[bytes], warmup: list[bytes], clients: int, seconds: float
+) -> dict[str, Any]:
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
@@ -182,6 +206,7 @@ async def drive(url: str, path: str, key: str, bodies: list[bytes], clients: int
                 counts[name] += result.get(name, 0)
 
     connections = [await Connection.open(url) for _ in range(clients)]
+    warmed = await warm_up(connections, path, warmup, headers) if warmup else {}
     started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.gather(*(client_loop(connection) for connection in connections))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -190,6 +215,7 @@ async def drive(url: str, path: str, key: str, bodies: list[bytes], clients: int
     spread = np.array(latencies) * 1000
     return {
         **counts,
+        **warmed,
         "seconds": elapsed,
         "requests": len(latencies),
         "driver_cpu_ms": cpu * 1000 / max(1, len(latencies)),
@@ -250,7 +276,7 @@ def run_driver(server: tuple[str, subprocess.Popen[bytes]], path: str, key: str,
     url, process = server
     command = [sys.executable, str(HERE), "--drive", url, "--path", path, "--key", key]
     command += ["--clients", str(args.clients), "--batches", str(args.batches), "--batch-size", str(args.batch_size)]
-    command += ["--seconds", str(args.seconds), "--seed", str(args.seed)]
+    command += ["--seconds", str(args.seconds), "--seed", str(args.seed), "--warmup", str(args.warmup)]
     load_before, cpu_before = os.getloadavg()[0], cpu_seconds(process.pid)
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -271,6 +297,11 @@ def report(label: str, result: dict[str, Any]) -> None:
         f"{result['rejected']:,} rejected, {result['errors']:,} failed, {result['seconds']:.1f} s{cpu}, "
         f"1-min load {result['load'][0]:.1f} -> {result['load'][1]:.1f} on {os.cpu_count()} CPUs)"
     )
+    if result.get("warmup_requests"):
+        print(
+            f"{'':<46} before the clock: {result['warmup_requests']} warm-up requests to the fresh server, "
+            f"the slowest {result['warmup_max_ms']:.1f} ms"
+        )
 
 
 def stored_events(url: str, table: str) -> int:
@@ -327,7 +358,8 @@ def benchmark(args: argparse.Namespace, folder: Path, postgres: str | None) -> N
             result = run_driver(server, "/api/v1/events", key, args)
         report(f"cs-health POST /api/v1/events ({where})", result)
         stored = stored_events(url, "usage_event")
-        print(f"{'':<46} stored {stored:,} events; every accepted event stored: {stored == result['accepted']}")
+        accepted = result["accepted"] + result.get("warmup_accepted", 0)
+        print(f"{'':<46} stored {stored:,} events; every accepted event stored: {stored == accepted}")
     if args.no_naive:
         return
     with database_url(folder, "naive", postgres) as url:
@@ -392,7 +424,8 @@ def load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=8, help="concurrent keep-alive clients")
-    parser.add_argument("--batches", type=int, default=400, help="batches to post (the run stops after them)")
+    parser.add_argument("--batches", type=int, default=1_000, help="batches to post (the run stops after them)")
+    parser.add_argument("--warmup", type=int, default=1, help="warm-up batches per client, before the clock starts")
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=60.0, help="stop posting after this long at the latest")
     parser.add_argument("--seed", type=int, default=7)
@@ -415,12 +448,14 @@ def main() -> None:
         return
     if args.drive:
         bodies = make_batches(args.batches, args.batch_size, args.seed)
-        result = asyncio.run(drive(args.drive, args.path, args.key, bodies, args.clients, args.seconds))
+        warmup = make_batches(args.warmup * args.clients, args.batch_size, args.seed + 1) if args.warmup else []
+        result = asyncio.run(drive(args.drive, args.path, args.key, bodies, warmup, args.clients, args.seconds))
         print(json.dumps(result))
         return
     print(
         f"{args.clients} clients, {args.batches} batches of {args.batch_size} events "
-        f"(at most {args.seconds:.0f} s), one uvicorn worker per server, loopback"
+        f"(at most {args.seconds:.0f} s) after {args.warmup} warm-up batch(es) per client, "
+        "one uvicorn worker per server, loopback"
     )
     with tempfile.TemporaryDirectory(prefix="cs-health-http-bench-") as folder:
         benchmark(args, Path(folder), None)
