@@ -210,10 +210,12 @@ def serve_app(host: str, port: int) -> None:
     import uvicorn
 
     from cs_health.app import create_app
+    from cs_health.auth.dependencies import warm_up_key_lookup
     from cs_health.ingestion.endpoints import start_event_writer
 
     app = create_app()
-    start_event_writer()
+    start_event_writer()  # and wait until it is ready: uvicorn listens only once this returns
+    warm_up_key_lookup()
     # Everything loaded by now (libraries, routes, ORM metadata: ~300k objects) lives as long as the process;
     # frozen, it is no longer re-scanned by every full garbage collection, a ~150 ms pause that busy ingestion
     # otherwise triggers every few hundred requests.

@@ -8,6 +8,7 @@ where validation runs without holding up the event loop; batches are then stored
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import zlib
 from typing import Any
 
@@ -25,6 +26,8 @@ from cs_health.ingestion.group_commit import EventWriter
 from cs_health.ingestion.items import validate_items
 from cs_health.ingestion.schemas import BatchResult, EventIn, SegmentMessage, SegmentResult
 from cs_health.ingestion.writer_process import ProcessWriter, writer_for
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["ingestion"])
 segment_router = APIRouter(prefix="/v1", tags=["segment"])
@@ -90,10 +93,11 @@ def event_writer(database: Database) -> EventWriter | ProcessWriter:
 
 
 def start_event_writer() -> None:
-    """Starts the writer process now, if one is configured, so the first request does not wait for it."""
+    """Starts the writer process now, if one is configured, and waits until it is ready, so that the first
+    request does not wait for it."""
     writer = event_writer(get_database())
-    if isinstance(writer, ProcessWriter):
-        writer.start()
+    if isinstance(writer, ProcessWriter) and not writer.start():
+        log.warning("the event writer process did not start; each ingestion request will try to start it again")
 
 
 def _parse_events(body: bytes, max_events: int) -> list[Any]:

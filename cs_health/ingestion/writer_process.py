@@ -34,7 +34,7 @@ from multiprocessing.connection import Connection
 from cs_health.db.checkpoint import checkpoint_in_background
 from cs_health.db.engine import Database, make_database
 from cs_health.exceptions import CSHealthError, ServiceUnavailable
-from cs_health.ingestion.group_commit import MAX_GROUP_EVENTS, Job, run_group, take_group
+from cs_health.ingestion.group_commit import MAX_GROUP_EVENTS, Job, run_group, take_group, warm_up
 from cs_health.ingestion.items import EventBatch
 from cs_health.ingestion.repository import alone_in_process
 from cs_health.ingestion.schemas import BatchResult
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 Message = tuple[int, EventBatch, str]  # ticket, batch, source
 Answer = tuple[int, BatchResult | None, BaseException | None]  # ticket, result or error
 Target = Callable[[Connection, str, int], None]
+READY = "ready"  # the writer's first message: it is set up and warmed up, and stores what it is sent at once
+START_TIMEOUT = 120.0  # seconds `start` waits for READY: importing the libraries takes ~1 s, more on a cold disk
 
 
 def serve_writes(connection: Connection, url: str, max_group_events: int = MAX_GROUP_EVENTS) -> None:
@@ -59,6 +61,8 @@ def serve_writes(connection: Connection, url: str, max_group_events: int = MAX_G
     pending: list[tuple[int, Job]] = []
     try:
         with alone_in_process():
+            warm_up(database)
+            connection.send(READY)
             while _receive(connection, pending, block=not pending):
                 group = take_group([job for _, job in pending], max_group_events)
                 tickets = [ticket for ticket, _ in pending[: len(group)]]
@@ -136,6 +140,7 @@ class _Channel:
         self.owed: dict[int, _Ticket] = {}
         self._owed_lock = threading.Lock()
         self.closed = False
+        self.ready = threading.Event()  # set on READY, or when the process ended before sending it
         self._reader = threading.Thread(target=self._read_answers, name="cs-health-writer-answers", daemon=True)
         self._reader.start()
 
@@ -164,7 +169,10 @@ class _Channel:
     def _read_answers(self) -> None:
         try:
             while True:
-                answers: list[Answer] = self.connection.recv()
+                answers: list[Answer] | str = self.connection.recv()
+                if answers == READY:
+                    self.ready.set()
+                    continue
                 for ticket_number, result, error in answers:
                     with self._owed_lock:
                         ticket = self.owed.pop(ticket_number)
@@ -173,6 +181,7 @@ class _Channel:
             pass
         with self._owed_lock:
             self.closed = True  # first, so no request is sent to it while it is reaped
+        self.ready.set()
         self.process.join()
         with self._owed_lock:
             owed, self.owed = self.owed, {}
@@ -211,9 +220,13 @@ class ProcessWriter:
         self._channel: _Channel | None = None
         _every_writer.add(self)
 
-    def start(self) -> None:
+    def start(self, timeout: float = START_TIMEOUT) -> bool:
+        """Starts the writer process, if it is not running, and waits until it is ready to store: `cs-health serve`
+        calls this before it listens, so that it answers no request before it can store one (the first waited
+        about a second for the process to start). Returns whether it is ready; if not, requests start another."""
         with self._sending:
-            self._running_channel()
+            channel = self._running_channel()
+        return channel.ready.wait(timeout) and channel.alive
 
     def _running_channel(self) -> _Channel:
         if self._channel is None or not self._channel.alive:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from cs_health.auth.dependencies import write_transaction
-from cs_health.db.engine import Database
-from cs_health.db.tables import DailyUsage, ImportRun, UsageEvent
+from cs_health.db.engine import Database, make_database
+from cs_health.db.tables import Account, DailyUsage, ImportRun, UsageEvent
 from cs_health.ingestion import group_commit, service
 from cs_health.ingestion.group_commit import EventWriter, Job
 from cs_health.ingestion.items import EventBatch, validate_items
@@ -97,3 +99,22 @@ def test_the_writer_answers_every_waiting_request(database: Database) -> None:
     assert result.accepted == 1
     assert writer._pending == []
     assert totals(database) == (9, 9)
+
+
+def test_the_warm_up_stores_nothing(database: Database) -> None:
+    group_commit.warm_up(database)
+    with database.sessions() as session:
+        left = [session.scalar(select(func.count()).select_from(table)) for table in (UsageEvent, ImportRun, Account)]
+    assert left == [0, 0, 0]
+    assert totals(database) == (0, 0)
+
+
+def test_a_warm_up_that_fails_is_logged_and_leaves_the_writer_to_its_requests(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    unmigrated = make_database(f"sqlite:///{tmp_path / 'no-tables.db'}")
+    with caplog.at_level(logging.WARNING, logger="cs_health.ingestion.group_commit"):
+        group_commit.warm_up(unmigrated)
+    unmigrated.engine.dispose()
+    assert "warm-up failed" in caplog.text
+    assert "no such table" in caplog.text

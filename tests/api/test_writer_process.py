@@ -115,6 +115,44 @@ print(writer_for(database_for({database_url!r})).write(None, batch("exit-1", "ex
     assert totals(database) == (2, 2)
 
 
+def test_start_returns_once_the_writer_is_ready_to_store(writer: ProcessWriter, database: Database) -> None:
+    assert writer.start() is True
+    assert writer.running
+    assert totals(database) == (0, 0)  # its warm-up stored nothing
+    assert writer.write(None, batch("m1"), "t").accepted == 1
+
+
+def ready_once_marked(connection: Connection, marker: str, _max_group_events: int) -> None:
+    """A writer process that marks a file just before it says it is ready, then waits for the close."""
+    Path(marker).write_text("warmed up")
+    connection.send(writer_process.READY)
+    connection.recv()
+
+
+def test_start_waits_until_the_writer_says_it_is_ready(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    writer = ProcessWriter(str(marker), target=ready_once_marked)
+    try:
+        assert writer.start() is True
+        assert marker.read_text() == "warmed up"  # spawning alone takes longer than starting did without waiting
+    finally:
+        assert writer.close() == 0
+
+
+def exit_at_once(_connection: Connection, _url: str, _max_group_events: int) -> None:
+    """A writer process that dies before it is ready (spawned by multiprocessing, so at module level)."""
+    os._exit(4)
+
+
+def test_start_reports_a_writer_that_died_before_it_was_ready(database_url: str) -> None:
+    writer = ProcessWriter(database_url, target=exit_at_once)
+    try:
+        assert writer.start() is False
+        assert not writer.running
+    finally:
+        writer.close()
+
+
 def exit_on_first_batch(connection: Connection, _url: str, _max_group_events: int) -> None:
     """A writer process that dies with a batch in hand (spawned by multiprocessing, so at module level)."""
     connection.recv()
