@@ -26,7 +26,7 @@ from cs_health.db.engine import Database
 # Seconds between two checkpoints: the log peaks near 80 MB at 120,000 events/s. Fewer checkpoints copy less, as
 # ingestion rewrites the same index pages in every commit and a page is copied once per checkpoint.
 CHECKPOINT_INTERVAL = 0.5
-# A pass this quick means few frames arrived during it; the writer copies those (3-8 ms, mostly the two fsyncs)
+# A pass this quick means few frames arrived during it; the writer copies those (3-14 ms here, mostly fsyncs)
 SHORT_PASS = 0.005
 MAX_PASSES = 4
 
