@@ -22,7 +22,7 @@ from cs_health.config import get_settings
 from cs_health.db.engine import Database
 from cs_health.exceptions import BadRequest, Forbidden, PayloadTooLarge, RateLimited, Unauthorized, error_responses
 from cs_health.ingestion import segment
-from cs_health.ingestion.group_commit import EventWriter
+from cs_health.ingestion.group_commit import EventWriter, warm_up
 from cs_health.ingestion.items import validate_items
 from cs_health.ingestion.schemas import BatchResult, EventIn, SegmentMessage, SegmentResult
 from cs_health.ingestion.writer_process import ProcessWriter, writer_for
@@ -93,10 +93,13 @@ def event_writer(database: Database) -> EventWriter | ProcessWriter:
 
 
 def start_event_writer() -> None:
-    """Starts the writer process now, if one is configured, and waits until it is ready, so that the first
-    request does not wait for it."""
-    writer = event_writer(get_database())
-    if isinstance(writer, ProcessWriter) and not writer.start():
+    """Readies the group writer before the first request: starts the writer process, if one is configured, and
+    waits until it is ready; a writer in this process is warmed up here (group_commit.warm_up)."""
+    database = get_database()
+    writer = event_writer(database)
+    if not isinstance(writer, ProcessWriter):
+        warm_up(database)
+    elif not writer.start():
         log.warning("the event writer process did not start; each ingestion request will try to start it again")
 
 

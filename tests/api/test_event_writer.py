@@ -14,6 +14,7 @@ from cs_health.auth.dependencies import write_transaction
 from cs_health.db.engine import Database, make_database
 from cs_health.db.tables import Account, DailyUsage, ImportRun, UsageEvent
 from cs_health.ingestion import group_commit, service
+from cs_health.ingestion.endpoints import start_event_writer
 from cs_health.ingestion.group_commit import EventWriter, Job
 from cs_health.ingestion.items import EventBatch, validate_items
 
@@ -118,3 +119,10 @@ def test_a_warm_up_that_fails_is_logged_and_leaves_the_writer_to_its_requests(
     unmigrated.engine.dispose()
     assert "warm-up failed" in caplog.text
     assert "no such table" in caplog.text
+
+
+def test_a_server_with_its_writer_in_process_warms_it_up_at_start_and_stores_nothing(database: Database) -> None:
+    start_event_writer()  # the tests' setting: CS_HEALTH_INGEST_WRITER=thread
+    with database.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Account)) == 0
+    assert totals(database) == (0, 0)
