@@ -407,6 +407,39 @@ def test_a_file_in_parts_stores_what_it_stores_in_one(database: Database, tmp_pa
     assert usage(database) == usage(reference)
 
 
+def events_in_parts(tmp_path: Path, bad_last: bool) -> Path:
+    """40 events over several parts of 5; with `bad_last`, the file's last record (in the last part) is invalid."""
+    start = dt.datetime(2026, 5, 1)
+    records: list[dict[str, Any]] = [
+        {"account_id": f"acc-{n % 3}", "event": "login", "timestamp": (start + dt.timedelta(hours=n)).isoformat()}
+        for n in range(40)
+    ]
+    if bad_last:
+        records[-1] = records[-1] | {"timestamp": "not yet"}
+    return write_records(tmp_path / "events.jsonl", records)
+
+
+def test_a_strict_events_import_in_parts_stores_all_when_every_part_passes(database: Database, tmp_path: Path):
+    """--strict judges every part first, then validates each again as it stores it."""
+    summary = import_file(
+        database, "events", events_in_parts(tmp_path, bad_last=False), now=NOW, strict=True, chunk_rows=5
+    )
+    assert (summary.stored, summary.new, summary.rejected) == (True, 40, 0)
+    assert count(database, UsageEvent) == 40
+    assert count(database, ImportRun) == 1
+
+
+@pytest.mark.parametrize("flag", ["strict", "dry_run"])
+def test_an_events_import_judged_in_parts_stores_nothing_for_one_bad_record_in_its_last_part(
+    database: Database, tmp_path: Path, flag: str
+):
+    path = events_in_parts(tmp_path, bad_last=True)
+    summary = import_file(database, "events", path, now=NOW, chunk_rows=5, **{flag: True})
+    assert (summary.stored, summary.accepted, summary.rejected) == (False, 39, 1)
+    assert [reject.location for reject in summary.rejects] == [40]
+    assert (count(database, UsageEvent), count(database, DailyUsage), count(database, ImportRun)) == (0, 0, 0)
+
+
 def test_parts_follow_time_and_keep_file_order_within_a_part():
     """Each part's events are later than the part's before (so parts fill the time-clustered event table in
     sequence), events of one time share a part (so the first of an event's replays in the file wins), records
