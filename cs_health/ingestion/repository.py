@@ -37,6 +37,9 @@ _CREATE_ACCOUNTS = {
     for dialect, tags in (("sqlite", "'[]'"), ("postgresql", "'[]'::jsonb"))
 }
 
+# PostgreSQL's stage tables last as long as their connection and lose their rows at each commit: created and dropped
+# in every transaction, they wrote the catalog twice a transaction (bloat at tens of HTTP groups a second), and the
+# HTTP path ran 6 % slower (37,000-37,500 events/s against 39,500-40,000, interleaved).
 _STAGES = {
     "sqlite": [
         f"CREATE TEMP TABLE IF NOT EXISTS incoming_rollup {SQLITE_ROLLUP_TABLE}",
@@ -44,10 +47,10 @@ _STAGES = {
     "postgresql": [
         """CREATE TEMP TABLE IF NOT EXISTS incoming_event (
             event_key BIGINT, message_id TEXT, account_id TEXT, user_id TEXT, event TEXT, timestamp TIMESTAMP,
-            quantity DOUBLE PRECISION, properties JSONB) ON COMMIT DROP""",
+            quantity DOUBLE PRECISION, properties JSONB) ON COMMIT DELETE ROWS""",
         """CREATE TEMP TABLE IF NOT EXISTS incoming_rollup (
             account_id TEXT, day DATE, event TEXT, user_id TEXT, events INTEGER, quantity DOUBLE PRECISION,
-            latest TIMESTAMP) ON COMMIT DROP""",
+            latest TIMESTAMP) ON COMMIT DELETE ROWS""",
     ],
 }
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from cs_health.db.engine import Database, make_database
 from cs_health.db.migrate import upgrade
@@ -492,3 +493,22 @@ def test_an_events_import_reports_its_progress_part_by_part_through_to_the_commi
     assert counts[-1] == len(EVENTS)
     assert len(counts) > 1 if in_parts else len(counts) == 1
     assert {total for _, total, _ in reports} == {len(EVENTS)}
+
+
+def test_postgresql_stages_live_as_long_as_their_connection_and_are_emptied_at_each_commit(database: Database):
+    """Created per transaction (ON COMMIT DROP), the stage tables wrote PostgreSQL's catalog twice a transaction,
+    bloat at tens of HTTP groups a second; they now last as long as the connection and lose their rows at commit."""
+    if database.dialect != "postgresql":
+        pytest.skip("PostgreSQL's stages (SQLite stages in attached files or its own temp table)")
+    stages: list[int] = []
+    with database.engine.connect() as connection:
+        for n in range(2):
+            event = {"account_id": "acc-1", "event": "login", "timestamp": "2026-05-01T10:00:00Z", "message_id": f"{n}"}
+            with Session(bind=connection) as session:
+                assert store_events(session, validate_items([event], NOW).events, NOW.replace(tzinfo=None)) == (1, 0)
+                stages.append(session.scalar(text("SELECT 'pg_temp.incoming_event'::regclass::oid")))
+                session.commit()
+            assert connection.scalar(text("SELECT COUNT(*) FROM incoming_event")) == 0
+            connection.rollback()
+    assert stages[0] == stages[1]
+    assert count(database, UsageEvent) == 2
