@@ -17,6 +17,7 @@ either; then the commit that finds SAFETY_NET_PAGES in the log copies it back it
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -25,6 +26,8 @@ from typing import Any
 from sqlalchemy import event
 
 from cs_health.db.engine import Database
+
+log = logging.getLogger(__name__)
 
 # Seconds between two checkpoints: the log peaks near 80 MB at 120,000 events/s. Fewer checkpoints copy less, as
 # ingestion rewrites the same index pages in every commit and a page is copied once per checkpoint.
@@ -46,7 +49,7 @@ class BackgroundCheckpointer:
     transactions, and `close` when it stops."""
 
     def __init__(self, path: str, interval: float = CHECKPOINT_INTERVAL) -> None:
-        self.interval = interval
+        self.path, self.interval = path, interval
         self._connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()  # the connection, used by the thread and, for the remainder, the writer
         self._wake = threading.Event()
@@ -60,7 +63,7 @@ class BackgroundCheckpointer:
         thread's last pass so that its next transaction restarts the log."""
         if self._remainder_due.is_set():
             self._remainder_due.clear()
-            self.checkpoint()
+            self._checkpoint_or_log()
         self._wake.set()
 
     @property
@@ -80,21 +83,37 @@ class BackgroundCheckpointer:
             if self._stopping.is_set():
                 return
             self._wake.clear()
-            for _ in range(MAX_PASSES):  # each pass copies what arrived during the one before
-                started = time.perf_counter()
-                self.checkpoint()
-                if time.perf_counter() - started < SHORT_PASS:
-                    break
-            self._remainder_due.set()
+            if self._passes():
+                self._remainder_due.set()
             if self._stopping.wait(self.interval):
                 return
+
+    def _passes(self) -> bool:
+        """Passes until one is short, each copying what arrived during the one before; False if one failed."""
+        for _ in range(MAX_PASSES):
+            started = time.perf_counter()
+            if not self._checkpoint_or_log():
+                return False
+            if time.perf_counter() - started < SHORT_PASS:
+                break
+        return True
+
+    def _checkpoint_or_log(self) -> bool:
+        """A checkpoint that fails (a disk error) is logged, never raised: it costs a longer log, which the next
+        one or the safety net copies back, and must not cost a commit or the writer."""
+        try:
+            self.checkpoint()
+        except sqlite3.Error:
+            log.warning("a WAL checkpoint of %s failed; the next one will try again", self.path, exc_info=True)
+            return False
+        return True
 
     def close(self) -> None:
         """Stops the thread and copies the whole log back, so the file alone holds every commit."""
         self._stopping.set()
         self._wake.set()
         self._thread.join()
-        self.checkpoint()
+        self._checkpoint_or_log()
         self._connection.close()
 
 

@@ -3,6 +3,7 @@ frames keep coming, and once closed the database file alone holds every commit."
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sqlite3
@@ -81,6 +82,29 @@ def test_the_writer_copies_what_came_during_the_threads_pass_so_the_log_restarts
         assert log_restarts(path) == before + 1
     finally:
         checkpointer.close()
+
+
+def test_a_failing_checkpoint_is_logged_and_costs_no_commit(
+    sqlite_file: tuple[Database, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    database, _ = sqlite_file
+    checkpointer = checkpoint_in_background(database, interval=3_600.0)
+    assert checkpointer is not None
+    commit_rows(database, 1)
+    checkpointer.committed()
+    for _ in range(3_000):  # the thread's pass, which leaves the remainder to the writer
+        if checkpointer.remainder_due:
+            break
+        time.sleep(0.01)
+    checkpointer._connection.close()  # a disk error from here on, at a boundary a test cannot provoke for real
+    with caplog.at_level(logging.WARNING, logger="cs_health.db.checkpoint"):
+        commit_rows(database, 2)
+        checkpointer.committed()  # the remainder fails
+        commit_rows(database, 3)
+        checkpointer.close()
+    assert caplog.text.count("a WAL checkpoint of") == 2  # the remainder's and the closing one's
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(DISTINCT serial) FROM payload")).scalar_one() == 3
 
 
 def test_once_closed_the_database_file_alone_holds_every_commit(
