@@ -163,7 +163,9 @@ class Connection:
         await self.writer.wait_closed()
 
 
-async def warm_up(connections: list[Connection], path: str, bodies: list[bytes], headers: dict[str, str]) -> dict:
+async def warm_up(
+    connections: list[Connection], path: str, bodies: list[bytes], headers: dict[str, str]
+) -> dict[str, float]:
     """Posts `bodies` spread over the connections, all at once: each connection's first request."""
     latencies: list[float] = []
     accepted = 0
